@@ -1,0 +1,35 @@
+"""lrtune's exceptions.
+
+The hierarchy::
+
+    LRTuneError
+    ├── TaskError          a task file or module cannot be loaded, or holds no Task
+    ├── StorageError       a storage URL is malformed or unreachable, or a query failed
+    │   └── NotFoundError  a stored record (range test, study) does not exist
+    └── RegistryError      an unknown name (optimizer, suggestion rule, ...) was given
+
+Bad argument values raise ``ValueError`` naming the argument and the value it got.
+Errors are raised here and turned into exit codes only by the CLI.
+"""
+
+from __future__ import annotations
+
+
+class LRTuneError(Exception):
+    """Base class of every error lrtune raises on purpose."""
+
+
+class TaskError(LRTuneError):
+    """A task could not be loaded."""
+
+
+class StorageError(LRTuneError):
+    """The storage could not be opened or a query against it failed."""
+
+
+class NotFoundError(StorageError):
+    """A requested record does not exist in the storage."""
+
+
+class RegistryError(LRTuneError, ValueError):
+    """A name did not match anything in one of lrtune's registries."""

@@ -1,0 +1,5 @@
+"""Tasks: how users describe a training problem, and how lrtune loads one."""
+
+from lrtune.tasks._task import Direction, Metric, Task
+
+__all__ = ["Direction", "Metric", "Task"]
