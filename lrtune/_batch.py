@@ -77,7 +77,9 @@ def to_device(obj: Any, device: torch.device, *, non_blocking: bool = False) -> 
     if isinstance(obj, torch.Tensor):
         return obj.to(device, non_blocking=non_blocking)
     if isinstance(obj, Mapping):
-        return {key: to_device(value, device, non_blocking=non_blocking) for key, value in obj.items()}
+        return {
+            key: to_device(value, device, non_blocking=non_blocking) for key, value in obj.items()
+        }
     if isinstance(obj, (list, tuple)):
         return type(obj)(to_device(value, device, non_blocking=non_blocking) for value in obj)
     return obj

@@ -19,12 +19,12 @@ OptimizerFactory = Callable[..., torch.optim.Optimizer]
 OPTIMIZERS: Registry[OptimizerFactory] = Registry("optimizer")
 
 
-def _family(name: str, cls: type[torch.optim.Optimizer], **defaults: Any) -> None:
+def _family(name: str, cls: OptimizerFactory, **defaults: Any) -> None:
     def build(params: Iterable[Any], lr: float, **options: Any) -> torch.optim.Optimizer:
         return cls(params, lr=lr, **{**defaults, **options})
 
     build.__name__ = f"build_{name}"
-    build.__doc__ = f"Build {cls.__name__} with defaults {defaults}."
+    build.__doc__ = f"Build {getattr(cls, '__name__', name)} with defaults {defaults}."
     OPTIMIZERS.add(name, build)
 
 

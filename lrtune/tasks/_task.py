@@ -73,8 +73,7 @@ class Task:
         model = self.model()
         if not isinstance(model, torch.nn.Module):
             raise TypeError(
-                f"Task {self.name!r}: model() must return an nn.Module, "
-                f"not {type(model).__name__}."
+                f"Task {self.name!r}: model() must return an nn.Module, not {type(model).__name__}."
             )
         return model
 

@@ -1,0 +1,89 @@
+"""The range test's options, checked up front."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from lrtune.finder._schedule import StepMode
+from lrtune.finder._suggest import DEFAULT_RULE, RULES
+
+MIN_NUM_ITER = 20
+"""Fewer steps than this leave too few points for any rule to read a curve."""
+
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class FinderOptions:
+    """Every option of a range test, validated; stored with its result."""
+
+    start_lr: float = 1e-7
+    end_lr: float = 10.0
+    num_iter: int = 100
+    step_mode: str = "exp"
+    smoothing: float = 0.98
+    diverge_threshold: float = 4.0
+    accumulation_steps: int = 1
+    amp: str | None = None
+    rule: str = DEFAULT_RULE
+    validation: bool = False
+
+    def __post_init__(self) -> None:
+        _check_lrs(self.start_lr, self.end_lr)
+        if not isinstance(self.num_iter, int) or self.num_iter < MIN_NUM_ITER:
+            raise ValueError(
+                f"num_iter must be an integer >= {MIN_NUM_ITER}, but got {self.num_iter=}."
+            )
+        if self.step_mode not in {mode.value for mode in StepMode}:
+            raise ValueError(f"step_mode must be 'exp' or 'linear', but got {self.step_mode=}.")
+        if not 0.0 <= self.smoothing < 1.0:
+            raise ValueError(f"smoothing must lie in [0, 1), but got {self.smoothing=}.")
+        if not self.diverge_threshold > 1.0:
+            raise ValueError(f"diverge_threshold must be > 1, but got {self.diverge_threshold=}.")
+        if not isinstance(self.accumulation_steps, int) or self.accumulation_steps < 1:
+            raise ValueError(
+                f"accumulation_steps must be an integer >= 1, but got {self.accumulation_steps=}."
+            )
+        if self.amp is not None and self.amp not in AMP_DTYPES:
+            raise ValueError(f"amp must be None, 'bf16' or 'fp16', but got {self.amp=}.")
+        RULES.get(self.rule)
+
+    @property
+    def amp_dtype(self) -> torch.dtype | None:
+        return None if self.amp is None else AMP_DTYPES[self.amp]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_lrs(start_lr: float, end_lr: float) -> None:
+    if not start_lr > 0:
+        raise ValueError(f"start_lr must be > 0, but got {start_lr=}.")
+    if not start_lr < end_lr:
+        raise ValueError(f"start_lr must be below end_lr, but got {start_lr=} and {end_lr=}.")
+
+
+def resolve_device(device: str | torch.device | None, model: torch.nn.Module) -> torch.device:
+    """``"auto"``: CUDA when present, else MPS, else the CPU; ``None``: where the model is."""
+    if device is None:
+        return next((p.device for p in model.parameters()), torch.device("cpu"))
+    if device == "auto":
+        return _best_device()
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device {device!r} is not a valid torch device: {error}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for, but CUDA is not available.")
+    return resolved
+
+
+def _best_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")

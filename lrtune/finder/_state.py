@@ -1,0 +1,100 @@
+"""Saving and restoring everything a range test touches.
+
+A range test trains the user's own model and optimizer. Users report finders that left
+later training different (pytorch-lr-finder #11, Lightning #6675), so lrtune snapshots
+weights, buffers (BatchNorm statistics), gradients, train/eval flags, optimizer state and
+param-group hyperparameters, every RNG, and the GradScaler, and puts them back exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass
+class RngState:
+    python_state: Any
+    numpy_state: Any
+    torch_state: torch.Tensor
+    cuda_states: list[torch.Tensor] | None
+
+    @classmethod
+    def capture(cls) -> RngState:
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+        return cls(random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda)
+
+    def restore(self) -> None:
+        random.setstate(self.python_state)
+        np.random.set_state(self.numpy_state)
+        torch.set_rng_state(self.torch_state)
+        if self.cuda_states is not None:
+            torch.cuda.set_rng_state_all(self.cuda_states)
+
+
+@dataclass
+class TrainingState:
+    """A copy of the model, optimizer, RNG and scaler state, taken before a sweep.
+
+    Tensors are copied to the CPU so a sweep on a full GPU does not need twice the memory.
+    Buffers are kept by (module, name): moving a module replaces its buffer objects.
+    """
+
+    params: list[tuple[torch.nn.Parameter, torch.device, torch.Tensor]]
+    buffers: list[tuple[torch.nn.Module, str, torch.device, torch.Tensor]]
+    grads: list[torch.Tensor | None]
+    modes: list[tuple[torch.nn.Module, bool]]
+    optimizer: dict[str, Any]
+    rng: RngState
+    scaler: dict[str, Any] | None
+
+    @classmethod
+    def capture(
+        cls,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler | None = None,
+    ) -> TrainingState:
+        params = list(model.parameters())
+        return cls(
+            params=[(p, p.device, _cpu_copy(p)) for p in params],
+            buffers=[
+                (module, name, buffer.device, _cpu_copy(buffer))
+                for module in model.modules()
+                for name, buffer in module._buffers.items()
+                if buffer is not None
+            ],
+            grads=[None if p.grad is None else _cpu_copy(p.grad) for p in params],
+            modes=[(module, module.training) for module in model.modules()],
+            optimizer=copy.deepcopy(optimizer.state_dict()),
+            rng=RngState.capture(),
+            scaler=None if scaler is None else copy.deepcopy(scaler.__dict__),
+        )
+
+    def restore(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler | None = None,
+    ) -> None:
+        """Put everything back; tensors return to their original devices."""
+        for (param, device, saved), grad in zip(self.params, self.grads, strict=True):
+            param.data = saved.to(device)
+            param.grad = None if grad is None else grad.to(device)
+        for module, name, device, saved in self.buffers:
+            module._buffers[name] = saved.to(device)
+        for module, training in self.modes:
+            module.training = training
+        optimizer.load_state_dict(self.optimizer)
+        self.rng.restore()
+        if scaler is not None and self.scaler is not None:
+            scaler.__dict__.update(copy.deepcopy(self.scaler))
+
+
+def _cpu_copy(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.detach().to("cpu", copy=True)

@@ -1,0 +1,89 @@
+"""One optimisation step of a sweep, and the validation pass of Smith's mode."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from lrtune._batch import BatchFn, OutputFn, forward, to_device
+
+Criterion = Callable[[Any, Any], torch.Tensor]
+
+
+@dataclass
+class StepRunner:
+    """Runs forward, backward and the optimizer step on the next batches.
+
+    The loss comes back as a detached tensor: reading it (a device sync) is left to the
+    caller, which batches those reads on CUDA.
+    """
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    criterion: Criterion
+    device: torch.device
+    batch_fn: BatchFn
+    output_fn: OutputFn
+    accumulation_steps: int = 1
+    amp_dtype: torch.dtype | None = None
+    scaler: torch.amp.GradScaler | None = None
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def loss(self, batch: Any) -> torch.Tensor:
+        inputs, targets = self.batch_fn(batch)
+        inputs = to_device(inputs, self.device, non_blocking=True)
+        targets = to_device(targets, self.device, non_blocking=True)
+        with self.autocast():
+            return self.criterion(self.output_fn(forward(self.model, inputs)), targets)
+
+    def step(self, batches: Iterator[Any]) -> torch.Tensor:
+        """One optimizer step over ``accumulation_steps`` batches; returns the mean loss."""
+        self.optimizer.zero_grad(set_to_none=True)
+        parts = [self._backward(next(batches)) for _ in range(self.accumulation_steps)]
+        self._optimizer_step()
+        return parts[0] if len(parts) == 1 else torch.stack(parts).sum()
+
+    def _backward(self, batch: Any) -> torch.Tensor:
+        loss = self.loss(batch) / self.accumulation_steps
+        if self.scaler is None:
+            loss.backward()
+        else:
+            self.scaler.scale(loss).backward()
+        return loss.detach()
+
+    def _optimizer_step(self) -> None:
+        if self.scaler is None:
+            self.optimizer.step()
+        else:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+
+    @torch.no_grad()
+    def validation_loss(self, loader: Any) -> torch.Tensor:
+        """Sample-weighted mean loss over ``loader`` in eval mode (Smith's validation mode)."""
+        self.model.eval()
+        try:
+            total, count = torch.zeros((), device=self.device), 0
+            for batch in loader:
+                loss = self.loss(batch)
+                size = _batch_size(self.batch_fn(batch)[1])
+                total, count = total + loss.detach().float() * size, count + size
+        finally:
+            self.model.train()
+        if count == 0:
+            raise ValueError("val_loader is empty: it yielded no batch.")
+        return total / count
+
+
+def _batch_size(targets: Any) -> int:
+    if isinstance(targets, torch.Tensor) and targets.dim() > 0:
+        return int(targets.shape[0])
+    return 1
