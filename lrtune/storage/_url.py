@@ -1,0 +1,152 @@
+"""Storage URLs: resolving one, checking it, and opening an engine on it."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from lrtune._exceptions import StorageError
+
+DEFAULT_STORAGE = "sqlite:///lrtune.db"
+"""Where results go when neither an argument nor ``LRTUNE_STORAGE`` names a storage."""
+
+STORAGE_ENV_VAR = "LRTUNE_STORAGE"
+CONNECT_TIMEOUT_S = 5
+"""Short, so that a mistyped host fails in seconds rather than the OS's minutes."""
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+# Driver names as written -> as used. PostgreSQL goes through psycopg 3, the driver lrtune
+# depends on, whatever the URL asks for by default (SQLAlchemy's default is psycopg2).
+_DRIVERS = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite+pysqlite",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+}
+_SUPPORTED = "sqlite:///path/to/file.db or postgresql://user:password@host:port/database"
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@/]*@")
+_NOISE = re.compile(r"^(connection failed: )?(connection to server at .*? failed: )?(FATAL:\s+)?")
+
+
+def resolve_url(url: str | None) -> str:
+    """``url`` if given, else the ``LRTUNE_STORAGE`` environment variable, else the default."""
+    return url or os.environ.get(STORAGE_ENV_VAR) or DEFAULT_STORAGE
+
+
+def render_url(url: URL) -> str:
+    """``url`` as a string fit for messages: the password shown as ``***``."""
+    return url.render_as_string(hide_password=True)
+
+
+def create_engine_for(url: str) -> Engine:
+    """An engine on ``url``, checked to connect; ``StorageError`` (one line) if it cannot."""
+    parsed = _normalize(_parse(url))
+    _check_sqlite_path(parsed)
+    with db_errors(f"Cannot open storage {render_url(parsed)}"):
+        engine = sqlalchemy.create_engine(parsed, **_engine_options(parsed))
+    if parsed.get_backend_name() == "sqlite":
+        _configure_sqlite(engine)
+    _check_connection(engine)
+    return engine
+
+
+def error_reason(error: BaseException) -> str:
+    """The driver's own reason for ``error``, on one line and without the driver's preamble."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    line = text.splitlines()[0].strip() if text else type(error).__name__
+    line = _NOISE.sub("", line)
+    return line[:1].lower() + line[1:] if line[1:2].islower() else line
+
+
+@contextmanager
+def db_errors(prefix: str) -> Iterator[None]:
+    """Re-raise SQLAlchemy's errors as ``StorageError("<prefix>: <reason>")``."""
+    try:
+        yield
+    except exc.SQLAlchemyError as error:
+        raise StorageError(f"{prefix}: {error_reason(error)}") from error
+
+
+def _parse(url: str) -> URL:
+    shown = _PASSWORD_IN_URL.sub(r"\1***@", url)
+    try:
+        return make_url(url)
+    except exc.ArgumentError:
+        reason = f"expected a URL such as {_SUPPORTED}"
+    except ValueError as error:
+        reason = "the port is not a number" if "int()" in str(error) else error_reason(error)
+    raise StorageError(f"Malformed storage URL {shown!r}: {reason}")
+
+
+def _normalize(url: URL) -> URL:
+    driver = _DRIVERS.get(url.drivername)
+    if driver is None:
+        raise StorageError(
+            f"Unsupported storage {url.drivername!r} in {render_url(url)!r}: "
+            f"lrtune stores to {_SUPPORTED}"
+        )
+    return url.set(drivername=driver)
+
+
+def _check_sqlite_path(url: URL) -> None:
+    """Name the actual problem, which SQLite reports only as 'unable to open database file'."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or "uri" in url.query:
+        return
+    path = Path(database)
+    if path.is_dir():
+        raise StorageError(f"Cannot open storage {render_url(url)}: '{path}' is a directory")
+    if not path.parent.is_dir():
+        raise StorageError(
+            f"Cannot open storage {render_url(url)}: directory '{path.parent}' does not exist"
+        )
+
+
+def _engine_options(url: URL) -> dict[str, Any]:
+    if url.get_backend_name() == "sqlite":
+        return {}
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if "connect_timeout" not in url.query:
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    return options
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # sqlite3 would not BEGIN before DDL, so creating the schema would not be atomic;
+    # switching its transaction handling off lets _on_sqlite_begin emit BEGIN itself.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    # "IMMEDIATE" takes the write lock at once, so two writers queue on the busy timeout
+    # instead of both reading and then one failing to upgrade its lock.
+    mode = connection.get_execution_options().get("lrtune_sqlite_begin", "")
+    connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def _check_connection(engine: Engine) -> None:
+    try:
+        with engine.connect():
+            pass
+    except exc.SQLAlchemyError as error:
+        engine.dispose()
+        reason = error_reason(error)
+        raise StorageError(f"Cannot open storage {render_url(engine.url)}: {reason}") from error

@@ -1,0 +1,67 @@
+"""Fixtures shared across lrtune's tests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy
+from sqlalchemy.engine import Engine
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+# Tests marked ``postgres`` get a fresh database on the server named below. If the server
+# cannot be reached they fail, so that a missing server is not mistaken for a passing run;
+# LRTUNE_SKIP_POSTGRES=1 makes them skip instead.
+
+POSTGRES_ADMIN_URLS = (
+    [os.environ["LRTUNE_TEST_POSTGRES_URL"]]
+    if os.environ.get("LRTUNE_TEST_POSTGRES_URL")
+    else [
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    ]
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_engine() -> Iterator[Engine]:
+    """An AUTOCOMMIT engine on the server's admin database, to create and drop databases."""
+    errors = []
+    for url in POSTGRES_ADMIN_URLS:
+        engine = sqlalchemy.create_engine(
+            url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+        )
+        try:
+            with engine.connect():
+                pass
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            engine.dispose()
+            errors.append(f"{url}: {str(getattr(error, 'orig', None) or error).splitlines()[0]}")
+            continue
+        yield engine
+        engine.dispose()
+        return
+    _postgres_unavailable("; ".join(errors))
+
+
+def _postgres_unavailable(detail: str) -> None:
+    reason = f"PostgreSQL server unreachable ({detail})"
+    if os.environ.get("LRTUNE_SKIP_POSTGRES") == "1":
+        pytest.skip(reason)
+    pytest.fail(f"{reason}; set LRTUNE_SKIP_POSTGRES=1 to skip these tests", pytrace=False)
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_engine: Engine) -> Iterator[str]:
+    """The URL of a new, empty database, dropped after the test."""
+    name = f"lrtune_test_{uuid.uuid4().hex[:8]}"
+    with postgres_admin_engine.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_admin_engine.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with postgres_admin_engine.connect() as connection:
+            # FORCE ends connections a failed test left open, which would block the drop.
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
