@@ -99,7 +99,7 @@ def find_lr(
         _check_loader("val_loader", val_loader)
     target = resolve_device(device, model)
     started = _utcnow()
-    state = TrainingState.capture(model, optimizer, scaler)
+    state = TrainingState.capture(model, optimizer, scaler, loaders=(train_loader, val_loader))
     try:
         runner = _make_runner(
             model, optimizer, criterion, target, options, scaler, batch_fn, output_fn

@@ -28,6 +28,9 @@ class StopReason(str, enum.Enum):
     NON_FINITE = "non_finite"
     """A loss was NaN or infinite."""
 
+    def __str__(self) -> str:
+        return self.value
+
 
 @dataclass
 class FinderResult:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import random
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,11 +24,14 @@ class RngState:
     numpy_state: Any
     torch_state: torch.Tensor
     cuda_states: list[torch.Tensor] | None
+    generators: list[tuple[torch.Generator, torch.Tensor]] = field(default_factory=list)
 
     @classmethod
-    def capture(cls) -> RngState:
+    def capture(cls, generators: Iterable[torch.Generator] = ()) -> RngState:
+        """The global RNGs, and ``generators`` (a DataLoader's own, for instance)."""
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-        return cls(random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda)
+        own = [(generator, generator.get_state()) for generator in generators]
+        return cls(random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda, own)
 
     def restore(self) -> None:
         random.setstate(self.python_state)
@@ -35,11 +39,32 @@ class RngState:
         torch.set_rng_state(self.torch_state)
         if self.cuda_states is not None:
             torch.cuda.set_rng_state_all(self.cuda_states)
+        for generator, state in self.generators:
+            generator.set_state(state)
+
+
+def loader_generators(*loaders: object) -> list[torch.Generator]:
+    """The ``torch.Generator``s a DataLoader shuffles and seeds its workers with.
+
+    A loader built with ``generator=`` draws from it rather than from the global RNG, so
+    a sweep over that loader would otherwise change the order of every later epoch.
+    """
+    found: dict[int, torch.Generator] = {}
+    for loader in loaders:
+        batch_sampler = getattr(loader, "batch_sampler", None)
+        owners = (loader, getattr(loader, "sampler", None), getattr(batch_sampler, "sampler", None))
+        for owner in owners:
+            generator = getattr(owner, "generator", None)
+            if isinstance(generator, torch.Generator):
+                found[id(generator)] = generator
+    return list(found.values())
 
 
 @dataclass
 class TrainingState:
     """A copy of the model, optimizer, RNG and scaler state, taken before a sweep.
+
+    ``loaders`` are searched for their own generators (see ``loader_generators``).
 
     Tensors are copied to the CPU so a sweep on a full GPU does not need twice the memory.
     Buffers are kept by (module, name): moving a module replaces its buffer objects.
@@ -59,6 +84,7 @@ class TrainingState:
         model: torch.nn.Module,
         optimizer: torch.optim.Optimizer,
         scaler: torch.amp.GradScaler | None = None,
+        loaders: Iterable[object] = (),
     ) -> TrainingState:
         params = list(model.parameters())
         return cls(
@@ -72,7 +98,7 @@ class TrainingState:
             grads=[None if p.grad is None else _cpu_copy(p.grad) for p in params],
             modes=[(module, module.training) for module in model.modules()],
             optimizer=copy.deepcopy(optimizer.state_dict()),
-            rng=RngState.capture(),
+            rng=RngState.capture(loader_generators(*loaders)),
             scaler=None if scaler is None else copy.deepcopy(scaler.__dict__),
         )
 

@@ -54,6 +54,14 @@ def y_limits(infos: Sequence[CurveInfo]) -> tuple[float, float] | None:
     return low - margin, high + margin
 
 
+def legend_label(info: CurveInfo) -> str:
+    """``"digits-cnn/AdamW: lr 0.087, bounds 0.035-0.14"``."""
+    parts = [] if info.suggested is None else [f"lr {info.suggested[0]:.2g}"]
+    if info.bounds is not None:
+        parts.append(f"bounds {info.bounds[0]:.2g}-{info.bounds[1]:.2g}")
+    return f"{info.label}: {', '.join(parts)}" if parts else info.label
+
+
 def plot_range_tests(results: Sequence[FinderResult], ax: Axes | None = None) -> Figure:
     """Overlay the curves of ``results`` with each suggestion and (min, max) band marked."""
     if ax is None:
@@ -74,7 +82,7 @@ def _root_figure(ax: Axes) -> Figure:
 
 def _draw_curve(ax: Axes, info: CurveInfo, color: str, *, shade: bool) -> None:
     ax.plot(info.lrs, info.losses, color=color, alpha=0.25, linewidth=0.8)
-    ax.plot(info.lrs, info.curve, color=color, linewidth=2, label=info.label)
+    ax.plot(info.lrs, info.curve, color=color, linewidth=2, label=legend_label(info))
     if info.bounds is not None:
         if shade:
             ax.axvspan(*info.bounds, color=color, alpha=0.12, label="min_lr .. max_lr")
@@ -84,7 +92,6 @@ def _draw_curve(ax: Axes, info: CurveInfo, color: str, *, shade: bool) -> None:
     if info.suggested is not None:
         lr, loss = info.suggested
         ax.plot([lr], [loss], "o", color=color, markersize=9, markeredgecolor="black")
-        ax.annotate(f"{lr:.2g}", (lr, loss), textcoords="offset points", xytext=(6, 8))
 
 
 def _decorate(ax: Axes, infos: Sequence[CurveInfo]) -> None:

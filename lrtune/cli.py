@@ -1,0 +1,286 @@
+"""The ``lrtune`` command line: the only place where errors become exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from lrtune._exceptions import LRTuneError, StorageError
+from lrtune.finder import DEFAULT_RULE, RULES, FinderResult
+from lrtune.optimizers import OPTIMIZERS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_BAD_INPUT = 2
+
+
+class BadInput(click.ClickException):
+    """A mistake in what the user asked for: one line, exit code 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def handle_errors(command: F) -> F:
+    """Turn lrtune's errors into one line on stderr and a non-zero exit, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except StorageError as error:
+            raise click.ClickException(_one_line(error)) from error
+        except (LRTuneError, ValueError) as error:
+            raise BadInput(_one_line(error)) from error
+        except (RuntimeError, TypeError) as error:
+            # Shape mismatches and the like in the user's model or data.
+            raise click.ClickException(f"{type(error).__name__}: {_one_line(error)}") from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+storage_option = click.option(
+    "--storage",
+    envvar="LRTUNE_STORAGE",
+    show_envvar=True,
+    help="SQLAlchemy URL of the database [default: sqlite:///lrtune.db].",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lrtune")
+def cli() -> None:
+    """Find learning rates and schedules for PyTorch models."""
+
+
+@cli.command()
+@click.argument("task_spec", metavar="TASK")
+@click.option(
+    "-o",
+    "--optimizer",
+    "optimizers",
+    multiple=True,
+    default=["adamw"],
+    show_default=True,
+    help=f"Optimizer to test; repeat for several ({', '.join(OPTIMIZERS.names())}).",
+)
+@storage_option
+@click.option(
+    "--plot", "plot_path", type=click.Path(dir_okay=False), help="Write the curves to this PNG."
+)
+@json_option
+@click.option("--start-lr", type=float, default=1e-7, show_default=True)
+@click.option("--end-lr", type=float, default=10.0, show_default=True)
+@click.option("--num-iter", type=int, default=100, show_default=True)
+@click.option("--step-mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True)
+@click.option(
+    "--rule", default=DEFAULT_RULE, show_default=True, help=f"One of {', '.join(RULES.names())}."
+)
+@click.option("--val", is_flag=True, help="Record the validation loss (Leslie Smith's mode).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
+@click.option("--amp", type=click.Choice(["bf16", "fp16"]), default=None, help="Mixed precision.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@handle_errors
+def find(
+    task_spec: str,
+    optimizers: Sequence[str],
+    storage: str | None,
+    plot_path: str | None,
+    as_json: bool,
+    seed: int,
+    **sweep_options: Any,
+) -> None:
+    """Run a learning-rate range test on TASK and store it.
+
+    TASK is a file (path/to/task.py[:NAME]), a module (package.module[:NAME]) or a bundled
+    example (see `lrtune examples`).
+    """
+    from lrtune.storage import Storage
+    from lrtune.tasks import load_task
+
+    for name in optimizers:
+        OPTIMIZERS.get(name)
+    _check_plot_path(plot_path)
+    task = load_task(task_spec)
+    with Storage(storage) as store:
+        group = uuid.uuid4().hex[:12]
+        results = [_find_one(task, name, seed, sweep_options, store, group) for name in optimizers]
+    if plot_path:
+        _save_plot(results, plot_path)
+    _emit(results, as_json, plot_path)
+
+
+def _find_one(
+    task: Any, optimizer: str, seed: int, options: dict[str, Any], store: Any, group: str
+) -> FinderResult:
+    from tqdm import tqdm
+
+    from lrtune.finder import find_lr_for_task
+
+    sweep_options = {k: v for k, v in options.items() if k != "val"}
+    bar = tqdm(total=options["num_iter"], desc=f"{task.name} {optimizer}", unit="step", leave=False)
+
+    def advance(_step: int, lr: float) -> None:
+        bar.set_postfix_str(f"lr={lr:.2e}", refresh=False)
+        bar.update()
+
+    with bar:
+        result = find_lr_for_task(
+            task, optimizer, seed=seed, validation=options["val"], on_step=advance, **sweep_options
+        )
+    result.group = group
+    store.save_range_test(result)
+    return result
+
+
+def _check_plot_path(path: str | None) -> None:
+    if path is None:
+        return
+    if Path(path).suffix.lower() not in {".png", ".svg", ".pdf"}:
+        raise BadInput(f"--plot must name a .png, .svg or .pdf file, but got {path!r}.")
+    if not Path(path).resolve().parent.is_dir():
+        raise BadInput(f"--plot: the folder of {path!r} does not exist.")
+
+
+def _save_plot(results: Sequence[FinderResult], path: str) -> None:
+    from lrtune.report import plot_range_tests
+
+    plot_range_tests(results).savefig(path, dpi=120)
+
+
+def _emit(results: Sequence[FinderResult], as_json: bool, plot_path: str | None) -> None:
+    from lrtune.report._text import result_dict, suggestion_table
+
+    if as_json:
+        click.echo(json.dumps([result_dict(r) for r in results], indent=2))
+        return
+    click.echo(suggestion_table(results))
+    for result in results:
+        click.echo(f"{result.optimizer}: {result.stop_detail}")
+    if plot_path:
+        click.echo(f"Plot written to {plot_path}")
+
+
+@cli.command()
+@storage_option
+@click.option("--task", default=None, help="Only range tests of this task.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@json_option
+@handle_errors
+def runs(storage: str | None, task: str | None, limit: int | None, as_json: bool) -> None:
+    """List stored range tests, newest first."""
+    from lrtune.report._text import fmt, table
+    from lrtune.storage import Storage
+
+    with Storage(storage) as store:
+        summaries = store.list_range_tests(task=task, limit=limit)
+    if as_json:
+        click.echo(json.dumps([_summary_dict(s) for s in summaries], indent=2, default=str))
+        return
+    if not summaries:
+        click.echo("No range tests stored yet. Run `lrtune find TASK` to make one.")
+        return
+    headers = [
+        "id",
+        "created (UTC)",
+        "task",
+        "optimizer",
+        "suggested_lr",
+        "min_lr",
+        "max_lr",
+        "stopped",
+    ]
+    rows = [
+        [
+            str(s.id),
+            s.created_at.isoformat(sep=" ", timespec="seconds"),
+            s.task or "-",
+            s.optimizer,
+            fmt(s.suggested_lr),
+            fmt(s.min_lr),
+            fmt(s.max_lr),
+            s.stop_reason,
+        ]
+        for s in summaries
+    ]
+    click.echo(table(headers, rows))
+
+
+def _resuggest(result: FinderResult, rule: str) -> FinderResult:
+    suggestion = result.suggest(rule)
+    result.rule, result.suggested_lr = rule, suggestion.lr
+    return result
+
+
+def _summary_dict(summary: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(summary)
+
+
+@cli.command()
+@click.argument("run_ids", metavar="RUN...", type=int, nargs=-1)
+@storage_option
+@click.option("--group", default=None, help="Show every range test of this group.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Re-plot to this PNG.")
+@click.option("--rule", default=None, help="Recompute the suggestion with this rule.")
+@json_option
+@handle_errors
+def show(
+    run_ids: Sequence[int],
+    storage: str | None,
+    group: str | None,
+    plot_path: str | None,
+    rule: str | None,
+    as_json: bool,
+) -> None:
+    """Print stored range tests (by id or --group) and optionally re-plot them together."""
+    from lrtune.report._text import result_details, result_dict
+    from lrtune.storage import Storage
+
+    if not run_ids and group is None:
+        raise BadInput("Name at least one RUN id, or --group.")
+    if rule is not None:
+        RULES.get(rule)
+    _check_plot_path(plot_path)
+    with Storage(storage) as store:
+        results = [store.get_range_test(run_id) for run_id in run_ids]
+        results += store.get_group(group) if group is not None else []
+    if not results:
+        raise click.ClickException(f"No range tests in group {group!r}.")
+    if rule is not None:
+        results = [_resuggest(r, rule) for r in results]
+    if plot_path:
+        _save_plot(results, plot_path)
+    if as_json:
+        click.echo(json.dumps([result_dict(r, history=True) for r in results], indent=2))
+        return
+    click.echo("\n\n".join(result_details(r) for r in results))
+    if plot_path:
+        click.echo(f"Plot written to {plot_path}")
+
+
+@cli.command()
+def examples() -> None:
+    """List the bundled example tasks."""
+    from lrtune.examples import EXAMPLES
+
+    for name, module in EXAMPLES.items():
+        click.echo(f"{name:24} {module}")
+
+
+def main() -> None:
+    cli(prog_name="lrtune")

@@ -1,0 +1,50 @@
+"""Range tests on a ``Task``: a fresh model and optimizer, seeded, per test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from lrtune.finder._find import find_lr
+from lrtune.finder._result import FinderResult
+from lrtune.optimizers import build_optimizer
+from lrtune.tasks import Task
+
+
+def find_lr_for_task(
+    task: Task,
+    optimizer: str = "adamw",
+    *,
+    seed: int = 0,
+    optimizer_options: dict[str, Any] | None = None,
+    validation: bool = False,
+    **options: Any,
+) -> FinderResult:
+    """Run ``find_lr`` on a fresh model of ``task`` with the optimizer named ``optimizer``.
+
+    Args:
+        task: The training problem.
+        optimizer: A name from ``lrtune.optimizers.OPTIMIZERS`` (``"sgd"``, ``"adamw"``, ...).
+        seed: Seeds the model's initialisation and the data order, so reruns repeat.
+        optimizer_options: Passed to the optimizer (``weight_decay``, ``momentum``, ...).
+        validation: Record the task's validation loss (Smith's mode) instead of training loss.
+        **options: Passed to ``find_lr`` (``start_lr``, ``num_iter``, ``device``, ...).
+    """
+    torch.manual_seed(seed)
+    model = task.build_model()
+    built = build_optimizer(optimizer, model.parameters(), lr=1e-3, **(optimizer_options or {}))
+    val_loader = task.make_val_loader() if validation else None
+    if validation and val_loader is None:
+        raise ValueError(f"validation=True, but task {task.name!r} has no val_loader.")
+    return find_lr(
+        model,
+        built,
+        task.make_train_loader(),
+        task.criterion,
+        val_loader=val_loader,
+        batch_fn=task.batch_fn,
+        output_fn=task.output_fn,
+        task=task.name,
+        **options,
+    )

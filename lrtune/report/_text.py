@@ -1,0 +1,114 @@
+"""Plain-text tables and JSON-ready dicts for range tests (no printing here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lrtune.finder import FinderResult
+
+
+def fmt(value: float | None) -> str:
+    """A number in three significant digits, or '-' when there is none."""
+    return "-" if value is None else f"{value:.3g}"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A left-aligned plain-text table."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = [headers, ["-" * width for width in widths], *rows]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def suggestion_table(results: Sequence[FinderResult]) -> str:
+    """One row per optimizer: suggestion, bounds and why the sweep stopped."""
+    headers = ["id", "optimizer", "suggested_lr", "min_lr", "max_lr", "points", "stopped"]
+    rows = [
+        [
+            "-" if r.id is None else str(r.id),
+            r.optimizer,
+            fmt(r.suggested_lr),
+            fmt(r.min_lr),
+            fmt(r.max_lr),
+            str(len(r.history)),
+            r.stop_reason.value,
+        ]
+        for r in results
+    ]
+    return table(headers, rows)
+
+
+def result_dict(result: FinderResult, *, history: bool = False) -> dict[str, Any]:
+    """A JSON-ready view of ``result`` (the curve only if ``history``)."""
+    data: dict[str, Any] = {
+        "id": result.id,
+        "group": result.group,
+        "task": result.task,
+        "optimizer": result.optimizer,
+        "suggested_lr": result.suggested_lr,
+        "min_lr": result.min_lr,
+        "max_lr": result.max_lr,
+        "rule": result.rule,
+        "stop_reason": result.stop_reason.value,
+        "stop_detail": result.stop_detail,
+        "points": len(result.history),
+        "optimizer_options": result.optimizer_options,
+        "options": result.options,
+        "model": result.model_summary,
+        "started_at": _iso(result.started_at),
+        "finished_at": _iso(result.finished_at),
+    }
+    if history:
+        data["history"] = result.history.to_dict(orient="list")
+    return data
+
+
+IMPLEMENTATION_FLAGS = frozenset({"foreach", "fused", "capturable", "differentiable"})
+"""Optimizer options that choose a kernel, not the maths; stored, but not shown."""
+
+
+def hyperparameters(options: dict[str, Any]) -> str:
+    """The optimizer options that change the maths, as ``name=value`` pairs."""
+    shown = {
+        k: v
+        for k, v in options.items()
+        if k not in IMPLEMENTATION_FLAGS and not (k == "maximize" and v is False)
+    }
+    return ", ".join(f"{k}={v}" for k, v in shown.items())
+
+
+def result_details(result: FinderResult) -> str:
+    """A readable multi-line description of one stored range test."""
+    options = ", ".join(f"{k}={v}" for k, v in result.options.items())
+    optimizer_options = hyperparameters(result.optimizer_options)
+    lines = [
+        f"Range test {result.id}" + (f" (group {result.group})" if result.group else ""),
+        f"  task:          {result.task or '-'}",
+        f"  model:         {_model_line(result.model_summary)}",
+        f"  optimizer:     {result.optimizer} ({optimizer_options})",
+        f"  options:       {options}",
+        f"  suggested_lr:  {fmt(result.suggested_lr)}   (rule {result.rule})",
+        f"  bounds:        min_lr {fmt(result.min_lr)}, max_lr {fmt(result.max_lr)}",
+        f"  stopped:       {result.stop_reason.value}: {result.stop_detail}",
+        f"  points:        {len(result.history)}",
+        f"  started:       {_iso(result.started_at)} UTC",
+        f"  finished:      {_iso(result.finished_at)} UTC",
+    ]
+    return "\n".join(lines)
+
+
+def _model_line(summary: dict[str, Any]) -> str:
+    if not summary:
+        return "-"
+    return (
+        f"{summary.get('class', '?')}, {summary.get('parameters', '?')} parameters "
+        f"({summary.get('trainable', '?')} trainable)"
+    )
+
+
+def _iso(moment: Any) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="seconds")
