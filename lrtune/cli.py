@@ -111,8 +111,7 @@ def find(
     from lrtune.storage import Storage
     from lrtune.tasks import load_task
 
-    for name in optimizers:
-        OPTIMIZERS.get(name)
+    _check_find_options(optimizers, sweep_options)
     _check_plot_path(plot_path)
     task = load_task(task_spec)
     with Storage(storage) as store:
@@ -123,6 +122,20 @@ def find(
     _emit(results, as_json, plot_path)
 
 
+def _check_find_options(optimizers: Sequence[str], options: dict[str, Any]) -> None:
+    """Refuse bad options before a task is loaded or a database opened."""
+    import torch
+
+    from lrtune.finder import FinderOptions
+    from lrtune.finder._options import resolve_device
+
+    for name in optimizers:
+        OPTIMIZERS.get(name)
+    names = ("start_lr", "end_lr", "num_iter", "step_mode", "rule", "amp")
+    FinderOptions(**{name: options[name] for name in names})
+    resolve_device(options["device"], torch.nn.Module())
+
+
 def _find_one(
     task: Any, optimizer: str, seed: int, options: dict[str, Any], store: Any, group: str
 ) -> FinderResult:
@@ -131,7 +144,13 @@ def _find_one(
     from lrtune.finder import find_lr_for_task
 
     sweep_options = {k: v for k, v in options.items() if k != "val"}
-    bar = tqdm(total=options["num_iter"], desc=f"{task.name} {optimizer}", unit="step", leave=False)
+    bar = tqdm(
+        total=options["num_iter"],
+        desc=f"{task.name} {optimizer}",
+        unit="step",
+        leave=False,
+        disable=None,
+    )
 
     def advance(_step: int, lr: float) -> None:
         bar.set_postfix_str(f"lr={lr:.2e}", refresh=False)

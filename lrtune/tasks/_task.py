@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lrtune._batch import BatchFn, OutputFn, default_batch_fn, default_output_fn
+from lrtune._exceptions import TaskError
 
 LoaderSource = DataLoader[Any] | Callable[[], DataLoader[Any]]
 Direction = Literal["minimize", "maximize"]
@@ -79,12 +80,19 @@ class Task:
 
     def make_train_loader(self) -> DataLoader[Any]:
         """Return the training loader (calling the factory if one was given)."""
-        return _resolve(self.train_loader)
+        return self._resolve("train_loader", self.train_loader)
 
     def make_val_loader(self) -> DataLoader[Any] | None:
         """Return the validation loader, or ``None`` if the task has none."""
-        return None if self.val_loader is None else _resolve(self.val_loader)
+        return None if self.val_loader is None else self._resolve("val_loader", self.val_loader)
 
-
-def _resolve(source: LoaderSource) -> DataLoader[Any]:
-    return source if isinstance(source, DataLoader) else source()
+    def _resolve(self, name: str, source: LoaderSource) -> DataLoader[Any]:
+        if isinstance(source, DataLoader) or not callable(source):
+            return source
+        try:
+            return source()
+        except Exception as error:
+            # The factory is the user's code: say which task and which loader failed.
+            raise TaskError(
+                f"Task {self.name!r}: {name}() raised {type(error).__name__}: {error}"
+            ) from error
