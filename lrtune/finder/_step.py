@@ -41,18 +41,27 @@ class StepRunner:
         inputs, targets = self.batch_fn(batch)
         inputs = to_device(inputs, self.device, non_blocking=True)
         targets = to_device(targets, self.device, non_blocking=True)
+        if self.amp_dtype is None:
+            return self.criterion(self.output_fn(forward(self.model, inputs)), targets)
         with self.autocast():
             return self.criterion(self.output_fn(forward(self.model, inputs)), targets)
 
     def step(self, batches: Iterator[Any]) -> torch.Tensor:
         """One optimizer step over ``accumulation_steps`` batches; returns the mean loss."""
         self.optimizer.zero_grad(set_to_none=True)
-        parts = [self._backward(next(batches)) for _ in range(self.accumulation_steps)]
+        if self.accumulation_steps == 1:
+            loss = self._backward(next(batches))
+        else:
+            parts = [self._backward(next(batches)) for _ in range(self.accumulation_steps)]
+            loss = torch.stack(parts).sum()
         self._optimizer_step()
-        return parts[0] if len(parts) == 1 else torch.stack(parts).sum()
+        return loss
 
     def _backward(self, batch: Any) -> torch.Tensor:
-        loss = self.loss(batch) / self.accumulation_steps
+        loss = self.loss(batch)
+        if self.accumulation_steps != 1:
+            # Dividing by 1 changes no bit, but costs an op and an autograd node per step.
+            loss = loss / self.accumulation_steps
         if self.scaler is None:
             loss.backward()
         else:

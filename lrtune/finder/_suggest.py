@@ -87,17 +87,27 @@ def smoothed_curve(lrs: FloatArray, losses: FloatArray) -> FloatArray:
     return zero_phase(log_lrs, np.minimum(losses, ceiling), sigma)
 
 
+def _lowest_index(curve: FloatArray) -> int:
+    """Where the curve bottoms out; 0 when it never falls below its start.
+
+    The kernel turns a constant loss into a curve with rounding noise in its last bits;
+    a minimum that lies only that far below the start is no descent.
+    """
+    lowest = int(np.argmin(curve))
+    rounding = 1e-9 * float(np.max(np.abs(curve)))
+    return lowest if curve[lowest] < curve[0] - rounding else 0
+
+
 def smooth_minimum_lr(lrs: FloatArray, losses: FloatArray) -> float | None:
     """The LR where the zero-phase curve bottoms out: where the loss stops falling."""
-    curve = smoothed_curve(lrs, losses)
-    lowest = int(np.argmin(curve))
+    lowest = _lowest_index(smoothed_curve(lrs, losses))
     return None if lowest == 0 else float(lrs[lowest])
 
 
 def _descent(lrs: FloatArray, losses: FloatArray) -> tuple[FloatArray, FloatArray]:
     """The smoothed curve from its start up to its minimum."""
     curve = smoothed_curve(lrs, losses)
-    lowest = int(np.argmin(curve))
+    lowest = _lowest_index(curve)
     return lrs[: lowest + 1], curve[: lowest + 1]
 
 
@@ -133,7 +143,10 @@ def lrtune_mid(lrs: FloatArray, losses: FloatArray) -> float | None:
 @RULES.register("lrtune-valley")
 def lrtune_valley(lrs: FloatArray, losses: FloatArray) -> float | None:
     """fastai's valley, read on the zero-phase curve instead of the lagging EMA."""
-    return _valley(lrs, smoothed_curve(lrs, losses))
+    curve = smoothed_curve(lrs, losses)
+    if _lowest_index(curve) == 0:
+        return None  # the curve never falls: there is no valley to read
+    return _valley(lrs, curve)
 
 
 # --- the published rules, reproduced -------------------------------------------------
@@ -181,7 +194,9 @@ def _valley(lrs: FloatArray, losses: FloatArray) -> float | None:
     if len(losses) < 2:
         return None
     run = _longest_decrease(losses)
-    start, end = int(np.argmax(run)) - int(np.max(run)), int(np.argmax(run))
+    end = int(np.argmax(run))
+    # fastai's start stays at 0 until some point has a longer run than 1.
+    start = end - int(run[end]) if run[end] > 1 else 0
     sections = (end - start) / 3
     return float(lrs[start + int(sections) + int(sections / 2)])
 

@@ -46,6 +46,11 @@ class _Recorder:
 
     def push(self, lr: float, loss: torch.Tensor) -> bool:
         """Queue one point; return True once the sweep should stop."""
+        if self._sync_every == 1:
+            # Nothing to batch (CPU): read the loss now and skip the queue's bookkeeping.
+            if self._add(lr, float(loss.item())):
+                self.stopped = True
+            return self.stopped
         self._pending.append((lr, loss))
         if len(self._pending) >= self._sync_every:
             self.flush()
@@ -87,11 +92,18 @@ class _Recorder:
 
 def cycle(loader: Iterable[Any]) -> Iterator[Any]:
     """Yield batches forever, starting the loader again when it runs out."""
+    read = 0
     while True:
         empty = True
         for batch in loader:
             empty = False
+            read += 1
             yield batch
+        if empty and read:
+            raise ValueError(
+                f"train_loader yielded {read} batches, then none when read again: it is "
+                "shorter than the sweep and cannot be restarted (an iterator, not a loader)."
+            )
         if empty:
             raise ValueError("train_loader is empty: it yielded no batch.")
 
