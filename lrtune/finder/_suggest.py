@@ -8,10 +8,12 @@ reproduced exactly as their libraries compute them:
 - ``valley``: fastai's ``valley``: bias-corrected EMA (beta 0.98), ``num_it // 10`` points
   skipped at the start and 5 at the end, longest decreasing run, 1/2 of its middle third.
 - ``minimum``: fastai's ``minimum``: the same curve, the LR of its lowest point / 10.
-- ``lrtune-*``: lrtune's candidates. They read a zero-phase smoothed curve (no EMA lag)
-  with losses above the starting level clipped, so the explosion at the end cannot drag
-  the smoothed minimum around. ``DEFAULT_RULE`` is the one the suggestion-quality
-  benchmark (``benchmarks/suggestion_quality.py``) measured best.
+- ``lrtune`` (the default), ``lrtune-min10`` and ``lrtune-steep`` read a zero-phase
+  smoothed curve (no EMA lag) with losses above the starting level clipped, so the
+  explosion at the end cannot drag the smoothed minimum around. ``lrtune`` is that
+  minimum / 6, ``lrtune-min10`` the minimum / 10 and ``lrtune-steep`` the steepest descent
+  before it. The suggestion-quality benchmark (``benchmarks/suggestion_quality.py``)
+  chose the default; its results are in ``benchmarks/README.md``.
 
 Bounds for cyclical and 1cycle schedules follow Leslie Smith's range test (arXiv
 1506.01186): ``max_lr`` is where the loss stops falling (the minimum of the zero-phase
@@ -88,14 +90,18 @@ def smoothed_curve(lrs: FloatArray, losses: FloatArray) -> FloatArray:
 
 
 def _lowest_index(curve: FloatArray) -> int:
-    """Where the curve bottoms out; 0 when it never falls below its start.
+    """Where the curve bottoms out after its first tenth; 0 when it never falls below it.
 
-    The kernel turns a constant loss into a curve with rounding noise in its last bits;
-    a minimum that lies only that far below the start is no descent.
+    The first tenth is the starting level the descent is measured from. Its first point is
+    not a safe reference: the kernel is one-sided there, so one lucky batch can make the
+    start the lowest point of a noisy plateau. A minimum only rounding noise below the
+    start (a constant loss) is no descent either.
     """
-    lowest = int(np.argmin(curve))
+    head = max(1, len(curve) // 10)
+    lowest = head + int(np.argmin(curve[head:]))
+    start = float(np.mean(curve[:head]))
     rounding = 1e-9 * float(np.max(np.abs(curve)))
-    return lowest if curve[lowest] < curve[0] - rounding else 0
+    return lowest if curve[lowest] < start - rounding else 0
 
 
 def smooth_minimum_lr(lrs: FloatArray, losses: FloatArray) -> float | None:
@@ -115,6 +121,19 @@ def _steepest_index(log_lrs: FloatArray, curve: FloatArray) -> int:
     return int(np.argmin(np.gradient(curve, log_lrs)))
 
 
+MINIMUM_DIVISOR = 6.0
+"""lrtune's suggestion is the zero-phase minimum / 6: where the loss stops falling, less
+0.78 decades. The divisor was chosen by leave-one-task-out on the suggestion-quality
+benchmark (every fold picked 6 among 3..15); see benchmarks/README.md."""
+
+
+@RULES.register("lrtune")
+def lrtune_rule(lrs: FloatArray, losses: FloatArray) -> float | None:
+    """lrtune's default: the zero-phase minimum / ``MINIMUM_DIVISOR``."""
+    lowest = smooth_minimum_lr(lrs, losses)
+    return None if lowest is None else lowest / MINIMUM_DIVISOR
+
+
 @RULES.register("lrtune-min10")
 def lrtune_min10(lrs: FloatArray, losses: FloatArray) -> float | None:
     """The zero-phase minimum / 10."""
@@ -129,24 +148,6 @@ def lrtune_steep(lrs: FloatArray, losses: FloatArray) -> float | None:
     if len(head) < 3:
         return None
     return float(head_lrs[_steepest_index(np.log10(head_lrs), head)])
-
-
-@RULES.register("lrtune-mid")
-def lrtune_mid(lrs: FloatArray, losses: FloatArray) -> float | None:
-    """Halfway in log(lr) between the steepest descent and the zero-phase minimum."""
-    steep, lowest = lrtune_steep(lrs, losses), smooth_minimum_lr(lrs, losses)
-    if steep is None or lowest is None:
-        return None
-    return float(np.sqrt(steep * lowest))
-
-
-@RULES.register("lrtune-valley")
-def lrtune_valley(lrs: FloatArray, losses: FloatArray) -> float | None:
-    """fastai's valley, read on the zero-phase curve instead of the lagging EMA."""
-    curve = smoothed_curve(lrs, losses)
-    if _lowest_index(curve) == 0:
-        return None  # the curve never falls: there is no valley to read
-    return _valley(lrs, curve)
 
 
 # --- the published rules, reproduced -------------------------------------------------
@@ -211,5 +212,5 @@ def _longest_decrease(losses: FloatArray) -> FloatArray:
     return run
 
 
-DEFAULT_RULE = "lrtune-mid"
+DEFAULT_RULE = "lrtune"
 """Chosen by the suggestion-quality benchmark; see benchmarks/README.md."""

@@ -104,7 +104,7 @@ def test_to_dict_holds_every_option() -> None:
         "diverge_threshold": 4.0,
         "accumulation_steps": 1,
         "amp": None,
-        "rule": "lrtune-mid",
+        "rule": "lrtune",
         "validation": False,
     }
 
