@@ -124,7 +124,7 @@ def _steepest_index(log_lrs: FloatArray, curve: FloatArray) -> int:
 MINIMUM_DIVISOR = 6.0
 """lrtune's suggestion is the zero-phase minimum / 6: where the loss stops falling, less
 0.78 decades. The divisor was chosen by leave-one-task-out on the suggestion-quality
-benchmark (every fold picked 6 among 3..15); see benchmarks/README.md."""
+benchmark (five of six folds picked 6 among 3..15); see benchmarks/README.md."""
 
 
 @RULES.register("lrtune")
