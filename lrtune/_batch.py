@@ -24,6 +24,8 @@ def default_batch_fn(batch: Any) -> tuple[Any, Any]:
     A sequence of two is ``(inputs, targets)``; a longer sequence is ``(*inputs, targets)``;
     a mapping holds its targets under one of ``TARGET_KEYS`` and its inputs under the rest.
     """
+    if type(batch) in (tuple, list) and len(batch) == 2:
+        return batch[0], batch[1]  # the common case, ahead of the slower ABC checks
     if isinstance(batch, Mapping):
         return _split_mapping(batch)
     if isinstance(batch, Sequence) and not isinstance(batch, str) and len(batch) >= 2:
@@ -65,6 +67,8 @@ def default_output_fn(output: Any) -> torch.Tensor:
 
 def forward(model: torch.nn.Module, inputs: Any) -> Any:
     """Call ``model`` with ``inputs`` spread as keyword or positional arguments."""
+    if isinstance(inputs, torch.Tensor):
+        return model(inputs)
     if isinstance(inputs, Mapping):
         return model(**inputs)
     if isinstance(inputs, tuple):
@@ -75,7 +79,8 @@ def forward(model: torch.nn.Module, inputs: Any) -> Any:
 def to_device(obj: Any, device: torch.device, *, non_blocking: bool = False) -> Any:
     """Move every tensor inside nested tuples, lists and dicts to ``device``."""
     if isinstance(obj, torch.Tensor):
-        return obj.to(device, non_blocking=non_blocking)
+        # Skipping a same-device .to() saves a dispatcher round trip on every step.
+        return obj if obj.device == device else obj.to(device, non_blocking=non_blocking)
     if isinstance(obj, Mapping):
         return {
             key: to_device(value, device, non_blocking=non_blocking) for key, value in obj.items()

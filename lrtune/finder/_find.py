@@ -16,7 +16,7 @@ from lrtune.finder._result import HISTORY_COLUMNS, FinderResult
 from lrtune.finder._schedule import StepMode, sweep_lrs
 from lrtune.finder._state import TrainingState
 from lrtune.finder._step import Criterion, StepRunner
-from lrtune.finder._suggest import DEFAULT_RULE
+from lrtune.finder._suggest import DEFAULT_RULE, suggest_from_curve
 from lrtune.finder._sweep import StepCallback, Sweep, SweepRecord
 
 
@@ -193,7 +193,7 @@ def _result(
         started_at=started,
         finished_at=_utcnow(),
     )
-    suggestion = result.suggest()
+    suggestion = suggest_from_curve(columns[0], columns[1], options.rule)
     result.suggested_lr, result.min_lr, result.max_lr = (
         suggestion.lr,
         suggestion.min_lr,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -56,7 +56,8 @@ class FinderOptions:
         return None if self.amp is None else AMP_DTYPES[self.amp]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a plain value: asdict's recursive deep copy would only cost time.
+        return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
 def _check_lrs(start_lr: float, end_lr: float) -> None:

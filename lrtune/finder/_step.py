@@ -18,8 +18,8 @@ Criterion = Callable[[Any, Any], torch.Tensor]
 class StepRunner:
     """Runs forward, backward and the optimizer step on the next batches.
 
-    The loss comes back as a detached tensor: reading it (a device sync) is left to the
-    caller, which batches those reads on CUDA.
+    The loss comes back as a tensor: reading it (a device sync) is left to the caller,
+    which batches those reads on CUDA and must detach a loss it keeps.
     """
 
     model: torch.nn.Module
@@ -52,7 +52,7 @@ class StepRunner:
         if self.accumulation_steps == 1:
             loss = self._backward(next(batches))
         else:
-            parts = [self._backward(next(batches)) for _ in range(self.accumulation_steps)]
+            parts = [self._backward(next(batches)).detach() for _ in range(self.accumulation_steps)]
             loss = torch.stack(parts).sum()
         self._optimizer_step()
         return loss
@@ -66,7 +66,7 @@ class StepRunner:
             loss.backward()
         else:
             self.scaler.scale(loss).backward()
-        return loss.detach()
+        return loss
 
     def _optimizer_step(self) -> None:
         if self.scaler is None:

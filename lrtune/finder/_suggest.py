@@ -22,6 +22,7 @@ curve) and ``min_lr = max_lr / 4``, his "one third or one fourth of the maximum"
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,9 +58,13 @@ class Suggestion:
 
 def suggest(history: pd.DataFrame, rule: str) -> Suggestion:
     """Apply ``rule`` and the bounds rule to a finder history (columns ``lr``, ``loss``)."""
-    function = RULES.get(rule)
     lrs = history["lr"].to_numpy(dtype=np.float64)
-    losses = history["loss"].to_numpy(dtype=np.float64)
+    return suggest_from_curve(lrs, history["loss"].to_numpy(dtype=np.float64), rule)
+
+
+def suggest_from_curve(lrs: FloatArray, losses: FloatArray, rule: str) -> Suggestion:
+    """``suggest`` on the arrays themselves, as the sweep holds them."""
+    function = RULES.get(rule)
     finite = np.isfinite(losses)
     lrs, losses = lrs[finite], losses[finite]
     if len(lrs) < MIN_POINTS:
@@ -81,12 +86,24 @@ def smoothed_curve(lrs: FloatArray, losses: FloatArray) -> FloatArray:
 
     A loss above everything seen in the first tenth of the sweep already says "diverging";
     clipping it keeps one exploding point from outweighing its neighbours in the kernel.
+    The result is read-only and cached: a suggestion and its bounds read the same curve.
     """
+    return _smoothed_curve(
+        np.ascontiguousarray(lrs, dtype=np.float64).tobytes(),
+        np.ascontiguousarray(losses, dtype=np.float64).tobytes(),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _smoothed_curve(lrs_bytes: bytes, losses_bytes: bytes) -> FloatArray:
+    lrs, losses = np.frombuffer(lrs_bytes), np.frombuffer(losses_bytes)
     ceiling = np.max(losses[: max(1, len(losses) // 10)])
     log_lrs = np.log10(lrs)
     spacing = (log_lrs[-1] - log_lrs[0]) / max(1, len(lrs) - 1)
     sigma = max(SMOOTHING_DECADES, 2.0 * spacing)
-    return zero_phase(log_lrs, np.minimum(losses, ceiling), sigma)
+    curve = zero_phase(log_lrs, np.minimum(losses, ceiling), sigma)
+    curve.flags.writeable = False
+    return curve
 
 
 def _lowest_index(curve: FloatArray) -> int:

@@ -51,7 +51,7 @@ class _Recorder:
             if self._add(lr, float(loss.item())):
                 self.stopped = True
             return self.stopped
-        self._pending.append((lr, loss))
+        self._pending.append((lr, loss.detach()))
         if len(self._pending) >= self._sync_every:
             self.flush()
         return self.stopped
