@@ -65,7 +65,8 @@ def test_find_lr_restores_weights_buffers_grads_modes_and_optimizer(
         changed.append(not torch.equal(model[0].weight, before.params["0.weight"]))
         changed.append(not torch.equal(model[1].running_var, before.buffers["1.running_var"]))
 
-    result = find_lr(model, optimizer, loader, criterion, num_iter=30, on_step=watch)
+    # On the CPU path: ``watch`` compares against CPU copies while the sweep runs.
+    result = find_lr(model, optimizer, loader, criterion, num_iter=30, on_step=watch, device="cpu")
 
     assert len(result.history) > 0 and all(changed)  # the sweep did train in place
     before.assert_unchanged(model, optimizer)
@@ -307,6 +308,7 @@ def test_validation_mode_records_the_mean_validation_loss(
         nn.CrossEntropyLoss(),
         val_loader=val_loader,
         on_step=evaluate,
+        device="cpu",  # ``evaluate`` recomputes the loss on the CPU
         **QUIET,
     )
 
