@@ -7,13 +7,17 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from lrtune._exceptions import LRTuneError, StorageError
 from lrtune.finder import DEFAULT_RULE, RULES, FinderResult
 from lrtune.optimizers import OPTIMIZERS
+
+if TYPE_CHECKING:
+    from lrtune.storage import Storage
+    from lrtune.tasks import Task
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -137,7 +141,7 @@ def _check_find_options(optimizers: Sequence[str], options: dict[str, Any]) -> N
 
 
 def _find_one(
-    task: Any, optimizer: str, seed: int, options: dict[str, Any], store: Any, group: str
+    task: Task, optimizer: str, seed: int, options: dict[str, Any], store: Storage, group: str
 ) -> FinderResult:
     from tqdm import tqdm
 
@@ -278,8 +282,6 @@ def show(
     with Storage(storage) as store:
         results = [store.get_range_test(run_id) for run_id in run_ids]
         results += store.get_group(group) if group is not None else []
-    if not results:
-        raise click.ClickException(f"No range tests in group {group!r}.")
     if rule is not None:
         results = [_resuggest(r, rule) for r in results]
     if plot_path:
