@@ -65,6 +65,13 @@ def default_output_fn(output: Any) -> torch.Tensor:
     )
 
 
+def batch_size(targets: Any) -> int:
+    """The number of samples in a batch, read from its targets (1 if they have no length)."""
+    if isinstance(targets, torch.Tensor) and targets.dim() > 0:
+        return int(targets.shape[0])
+    return 1
+
+
 def forward(model: torch.nn.Module, inputs: Any) -> Any:
     """Call ``model`` with ``inputs`` spread as keyword or positional arguments."""
     if isinstance(inputs, torch.Tensor):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy
@@ -65,3 +66,11 @@ def postgres_url(postgres_admin_engine: Engine) -> Iterator[str]:
         with postgres_admin_engine.connect() as connection:
             # FORCE ends connections a failed test left open, which would block the drop.
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to an empty database: a SQLite file in ``tmp_path``, or a new PostgreSQL one."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'lrtune.db'}"
+    return str(request.getfixturevalue("postgres_url"))

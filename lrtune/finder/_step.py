@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from lrtune._batch import BatchFn, OutputFn, forward, to_device
+from lrtune._batch import BatchFn, OutputFn, batch_size, forward, to_device
 
 Criterion = Callable[[Any, Any], torch.Tensor]
 
@@ -38,10 +38,12 @@ class StepRunner:
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     def loss(self, batch: Any) -> torch.Tensor:
-        inputs, targets = self.batch_fn(batch)
+        return self._loss(*self.batch_fn(batch))
+
+    def _loss(self, inputs: Any, targets: Any) -> torch.Tensor:
         inputs = to_device(inputs, self.device, non_blocking=True)
         targets = to_device(targets, self.device, non_blocking=True)
-        if self.amp_dtype is None:
+        if self.amp_dtype is None:  # cheaper per step than entering a nullcontext
             return self.criterion(self.output_fn(forward(self.model, inputs)), targets)
         with self.autocast():
             return self.criterion(self.output_fn(forward(self.model, inputs)), targets)
@@ -82,17 +84,12 @@ class StepRunner:
         try:
             total, count = torch.zeros((), device=self.device), 0
             for batch in loader:
-                loss = self.loss(batch)
-                size = _batch_size(self.batch_fn(batch)[1])
-                total, count = total + loss.detach().float() * size, count + size
+                inputs, targets = self.batch_fn(batch)
+                size = batch_size(targets)
+                loss = self._loss(inputs, targets).detach().float()
+                total, count = total + loss * size, count + size
         finally:
             self.model.train()
         if count == 0:
             raise ValueError("val_loader is empty: it yielded no batch.")
         return total / count
-
-
-def _batch_size(targets: Any) -> int:
-    if isinstance(targets, torch.Tensor) and targets.dim() > 0:
-        return int(targets.shape[0])
-    return 1

@@ -8,7 +8,15 @@ from typing import Any
 
 import torch
 
-from lrtune._batch import BatchFn, OutputFn, default_batch_fn, default_output_fn, forward, to_device
+from lrtune._batch import (
+    BatchFn,
+    OutputFn,
+    batch_size,
+    default_batch_fn,
+    default_output_fn,
+    forward,
+    to_device,
+)
 from lrtune.tasks import Metric
 
 Criterion = Callable[[Any, Any], torch.Tensor]
@@ -76,10 +84,3 @@ def _accumulate(
     if count == 0:
         raise ValueError("loader is empty: it yielded no batch.")
     return Evaluation(loss_sum.item() / count, None if metric is None else metric_sum / count)
-
-
-def batch_size(targets: Any) -> int:
-    """The number of samples in a batch, read from its targets (1 if they have no length)."""
-    if isinstance(targets, torch.Tensor) and targets.dim() > 0:
-        return int(targets.shape[0])
-    return 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -40,13 +39,6 @@ def write_task(folder: Path, name: str = "tiny", n: int = 128) -> Path:
 @pytest.fixture
 def task_file(tmp_path: Path) -> Path:
     return write_task(tmp_path)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def storage_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'cli.db'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

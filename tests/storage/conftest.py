@@ -18,14 +18,6 @@ from lrtune.storage import Storage
 MakeResult = Callable[..., FinderResult]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def storage_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """A URL to an empty database: a SQLite file in ``tmp_path``, or a new PostgreSQL one."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'lrtune.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @pytest.fixture
 def storage(storage_url: str) -> Iterator[Storage]:
     with Storage(storage_url) as opened:
