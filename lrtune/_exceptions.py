@@ -6,7 +6,9 @@ The hierarchy::
     ├── TaskError          a task file or module cannot be loaded, or holds no Task
     ├── StorageError       a storage URL is malformed or unreachable, or a query failed
     │   └── NotFoundError  a stored record (range test, study) does not exist
-    └── RegistryError      an unknown name (optimizer, suggestion rule, ...) was given
+    ├── RegistryError      an unknown name (optimizer, suggestion rule, ...) was given
+    ├── SpecError          a study spec (TOML) is malformed or holds a bad value
+    └── StudyError         a study cannot be created, resumed or read as asked
 
 Bad argument values raise ``ValueError`` naming the argument and the value it got.
 Errors are raised here and turned into exit codes only by the CLI.
@@ -33,3 +35,11 @@ class NotFoundError(StorageError):
 
 class RegistryError(LRTuneError, ValueError):
     """A name did not match anything in one of lrtune's registries."""
+
+
+class SpecError(LRTuneError):
+    """A study spec is malformed; the message names the key and the file."""
+
+
+class StudyError(LRTuneError):
+    """A study cannot be created or resumed as asked (a different search space, say)."""

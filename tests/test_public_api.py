@@ -12,7 +12,9 @@ PACKAGES = [
     "lrtune",
     "lrtune.finder",
     "lrtune.report",
+    "lrtune.schedules",
     "lrtune.storage",
+    "lrtune.study",
     "lrtune.tasks",
     "lrtune.training",
 ]
@@ -45,5 +47,13 @@ def test_all_lists_every_public_name(name: str) -> None:
 
 
 def test_the_documented_api_is_importable_from_the_top() -> None:
-    for name in ("find_lr", "Task", "Metric", "FinderResult", "StopReason", "LRTuneError"):
+    for name in (
+        "find_lr",
+        "Task",
+        "Metric",
+        "FinderResult",
+        "StopReason",
+        "LRTuneError",
+        "run_study",
+    ):
         assert name in lrtune.__all__

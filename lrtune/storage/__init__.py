@@ -3,6 +3,7 @@
 from lrtune.storage._range_tests import RangeTestSummary
 from lrtune.storage._schema import SCHEMA_VERSION
 from lrtune.storage._storage import Storage
+from lrtune.storage._studies import load_study, open_study_storage, study_names
 from lrtune.storage._url import DEFAULT_STORAGE, create_engine_for, resolve_url
 
 __all__ = [
@@ -11,5 +12,8 @@ __all__ = [
     "RangeTestSummary",
     "Storage",
     "create_engine_for",
+    "load_study",
+    "open_study_storage",
     "resolve_url",
+    "study_names",
 ]

@@ -59,6 +59,21 @@ def create_engine_for(url: str) -> Engine:
     return engine
 
 
+def engine_arguments(url: str) -> tuple[str, dict[str, Any]]:
+    """The checked, driver-normalized URL (password included) and engine options for ``url``.
+
+    For libraries that open their own engine on lrtune's storage (Optuna's RDBStorage).
+    """
+    parsed = _normalize(_parse(url))
+    _check_sqlite_path(parsed)
+    return parsed.render_as_string(hide_password=False), _engine_options(parsed)
+
+
+def shown_url(url: str) -> str:
+    """``url`` as a string fit for messages: the password shown as ``***``."""
+    return render_url(_parse(url))
+
+
 def error_reason(error: BaseException) -> str:
     """The driver's own reason for ``error``, on one line and without the driver's preamble."""
     text = str(getattr(error, "orig", None) or error).strip()

@@ -1,16 +1,28 @@
-"""Training a task at a constant learning rate, evaluating it, and seeding runs."""
+"""Training a task with an optimizer and schedule, evaluating it, and seeding runs."""
 
+from lrtune.training._config import TrainingConfig
 from lrtune.training._evaluate import Evaluation, evaluate
 from lrtune.training._metrics import accuracy
 from lrtune.training._seed import seed_everything
-from lrtune.training._train import DIVERGENCE_FACTOR, TrainingRun, train_constant_lr
+from lrtune.training._train import (
+    DIVERGENCE_FACTOR,
+    EpochEnd,
+    EpochLR,
+    TrainingRun,
+    train,
+    train_constant_lr,
+)
 
 __all__ = [
     "DIVERGENCE_FACTOR",
+    "EpochEnd",
+    "EpochLR",
     "Evaluation",
+    "TrainingConfig",
     "TrainingRun",
     "accuracy",
     "evaluate",
     "seed_everything",
+    "train",
     "train_constant_lr",
 ]

@@ -1,31 +1,55 @@
-"""Training a task at a constant learning rate: the loop benchmarks and studies repeat.
+"""Training a task with a ``TrainingConfig``: the loop benchmarks and study trials repeat.
 
-A grid search runs this hundreds of times per task, so the loop reads the device only
-once per epoch (the divergence check) and once per validation pass.
+A study runs this hundreds of times per task, so the loop reads the device only every
+``FINITE_CHECK_STEPS`` steps (to stop at once on NaN/inf) and once per validation pass.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
 from lrtune._batch import forward, to_device
-from lrtune.optimizers import build_optimizer
+from lrtune.optimizers import OPTIMIZERS
 from lrtune.tasks import Task
+from lrtune.training._config import TrainingConfig
 from lrtune.training._evaluate import Evaluation, evaluate
 from lrtune.training._seed import seed_everything
 
 DIVERGENCE_FACTOR = 10.0
 """A validation loss above this multiple of the untrained model's loss counts as diverged."""
 
+FINITE_CHECK_STEPS = 16
+"""How often (in steps) the loop reads the loss to stop on NaN/inf before the epoch ends."""
+
+
+@dataclass(frozen=True)
+class EpochLR:
+    """The learning rate of the first parameter group over one epoch's steps."""
+
+    mean: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """What ``on_epoch`` callbacks receive after each epoch's validation pass."""
+
+    epoch: int
+    train_loss: float
+    evaluation: Evaluation
+    lr: EpochLR
+
 
 @dataclass(frozen=True)
 class TrainingRun:
-    """The outcome of ``train_constant_lr``; epochs are numbered from 1.
+    """The outcome of ``train``; epochs are numbered from 1.
 
     Args:
         initial_val_loss: The validation loss of the untrained model.
@@ -37,6 +61,8 @@ class TrainingRun:
         best_val_loss: The lowest entry of ``val_losses``.
         diverged: Whether the run stopped early on divergence.
         diverged_at_epoch: The epoch it diverged in, or ``None``.
+        lrs: The learning rate used in each epoch that ran.
+        diverged_reason: Why the run was judged diverged, or ``None``.
     """
 
     initial_val_loss: float
@@ -47,6 +73,45 @@ class TrainingRun:
     best_val_loss: float
     diverged: bool
     diverged_at_epoch: int | None
+    lrs: list[EpochLR] = field(default_factory=list)
+    diverged_reason: str | None = None
+
+
+def train(
+    task: Task,
+    config: TrainingConfig,
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    device: torch.device | str = "cpu",
+    on_epoch: Callable[[EpochEnd], None] | None = None,
+) -> TrainingRun:
+    """Train a fresh model of ``task`` with ``config`` for ``epochs`` (default ``task.epochs``).
+
+    The model is built after ``seed_everything(seed)``, so equal seeds give equal runs.
+    It is evaluated on the validation loader (the training loader if the task has none)
+    before training and after every epoch. The run stops at once, marked diverged, when a
+    training loss is not finite (checked every ``FINITE_CHECK_STEPS`` steps) or a
+    validation loss is not finite or above ``DIVERGENCE_FACTOR`` times the initial one.
+
+    Args:
+        task: The task to train.
+        config: The optimizer, learning rate and schedule.
+        seed: Seeds Python, NumPy and torch before the model and loaders are built.
+        epochs: How many epochs to train; ``None`` uses ``task.epochs``.
+        device: Where to train.
+        on_epoch: Called after each epoch that did not diverge; an exception it raises
+            (``optuna.TrialPruned``, say) stops the run and propagates.
+    """
+    epochs = task.epochs if epochs is None else epochs
+    _check_epochs(epochs)
+    seed_everything(seed)
+    trainer = _Trainer.build(task, config, torch.device(device))
+    train_loader = task.make_train_loader()
+    val_loader = task.make_val_loader()
+    trainer.start_plan(config, epochs, _steps_per_epoch(task, train_loader))
+    val_loader = train_loader if val_loader is None else val_loader
+    return trainer.run(train_loader, val_loader, epochs, on_epoch)
 
 
 def train_constant_lr(
@@ -59,13 +124,7 @@ def train_constant_lr(
     device: torch.device | str = "cpu",
     optimizer_options: dict[str, Any] | None = None,
 ) -> TrainingRun:
-    """Train a fresh model of ``task`` for ``epochs`` (default ``task.epochs``) at ``lr``.
-
-    The model is built after ``seed_everything(seed)``, so equal seeds give equal runs.
-    The model is evaluated on the validation loader (the training loader if the task has
-    none) before training and after every epoch. The run stops at once, marked diverged,
-    when an epoch's training loss is not finite or its validation loss is not finite or
-    above ``DIVERGENCE_FACTOR`` times the initial validation loss.
+    """``train`` at a constant ``lr`` with the optimizer named ``optimizer``.
 
     Args:
         task: The task to train.
@@ -76,20 +135,30 @@ def train_constant_lr(
         device: Where to train.
         optimizer_options: Keyword options for the optimizer (``{"momentum": 0.8}``).
     """
-    epochs = task.epochs if epochs is None else epochs
-    _check_arguments(lr, epochs)
-    seed_everything(seed)
-    trainer = _Trainer.build(task, optimizer, lr, torch.device(device), optimizer_options or {})
-    train_loader = task.make_train_loader()
-    val_loader = task.make_val_loader()
-    return trainer.run(train_loader, train_loader if val_loader is None else val_loader, epochs)
+    config = TrainingConfig(optimizer, lr, optimizer_options or {})
+    return train(task, config, seed=seed, epochs=epochs, device=device)
 
 
-def _check_arguments(lr: float, epochs: int) -> None:
-    if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive finite number, but got {lr=}.")
+def _check_epochs(epochs: int) -> None:
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, but got {epochs=}.")
+
+
+def _steps_per_epoch(task: Task, loader: DataLoader[Any]) -> int:
+    try:
+        steps = len(loader)
+    except TypeError:
+        raise ValueError(
+            f"Task {task.name!r}: schedules need a training loader with a length "
+            "(an iterable dataset has none)."
+        ) from None
+    if steps == 0:
+        raise ValueError(f"Task {task.name!r}: the training loader yielded no batch.")
+    return steps
+
+
+class _Diverged(Exception):
+    """Raised inside an epoch when a training loss is not finite."""
 
 
 @dataclass
@@ -98,38 +167,75 @@ class _Trainer:
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     device: torch.device
+    plan: Any = None
 
     @classmethod
-    def build(
-        cls, task: Task, name: str, lr: float, device: torch.device, options: dict[str, Any]
-    ) -> _Trainer:
+    def build(cls, task: Task, config: TrainingConfig, device: torch.device) -> _Trainer:
+        family = OPTIMIZERS.get(config.optimizer)
         model = task.build_model().to(device)
-        return cls(task, model, build_optimizer(name, model.parameters(), lr, **options), device)
+        options = family.kwargs(config.optimizer_params)
+        return cls(task, model, family(model.parameters(), config.lr, **options), device)
+
+    def start_plan(self, config: TrainingConfig, epochs: int, steps_per_epoch: int) -> None:
+        if config.schedule == "constant" and config.warmup_ratio is None:
+            return  # nothing to step: the fastest path, and the one benchmarks use
+        from lrtune.schedules import Length, build_plan
+
+        self.plan = build_plan(
+            self.optimizer,
+            config.schedule,
+            config.lr,
+            config.schedule_params,
+            Length(epochs, steps_per_epoch),
+            warmup_ratio=config.warmup_ratio,
+        )
 
     def run(
-        self, train_loader: DataLoader[Any], val_loader: DataLoader[Any], epochs: int
+        self,
+        train_loader: DataLoader[Any],
+        val_loader: DataLoader[Any],
+        epochs: int,
+        on_epoch: Callable[[EpochEnd], None] | None,
     ) -> TrainingRun:
         history = _History(self.evaluate(val_loader).loss)
         for epoch in range(1, epochs + 1):
-            train_loss = self.train_epoch(train_loader)
-            if not math.isfinite(train_loss):
-                return history.diverge(epoch, train_loss)
+            lrs: list[float] = []
+            try:
+                train_loss = self.train_epoch(train_loader, lrs)
+            except _Diverged as error:
+                return history.diverge(epoch, math.nan, _stats(lrs), str(error))
             evaluation = self.evaluate(val_loader)
-            if history.is_divergent(evaluation.loss):
-                return history.diverge(epoch, train_loss)
-            history.add(train_loss, evaluation)
+            reason = history.divergence(train_loss, evaluation.loss)
+            if reason is not None:
+                return history.diverge(epoch, train_loss, _stats(lrs), f"{reason} at epoch {epoch}")
+            history.add(train_loss, evaluation, _stats(lrs))
+            if self.plan is not None:
+                self.plan.after_epoch(evaluation.loss)
+            if on_epoch is not None:
+                on_epoch(EpochEnd(epoch, train_loss, evaluation, history.lrs[-1]))
         return history.finish()
 
-    def train_epoch(self, loader: DataLoader[Any]) -> float:
+    def train_epoch(self, loader: DataLoader[Any], lrs: list[float]) -> float:
         """One pass over ``loader``; returns the mean loss over its steps."""
         self.model.train()
-        total, steps = torch.zeros((), device=self.device), 0
+        total, window, steps = 0.0, torch.zeros((), device=self.device), 0
+        group = self.optimizer.param_groups[0]
         for batch in loader:
-            total += self.step(batch)
+            lrs.append(float(group["lr"]))
+            window += self.step(batch)
             steps += 1
+            if steps % FINITE_CHECK_STEPS == 0:
+                total += self._read(window, steps)
+                window.zero_()
         if steps == 0:
             raise ValueError(f"Task {self.task.name!r}: the training loader yielded no batch.")
-        return total.item() / steps
+        return (total + self._read(window, steps)) / steps
+
+    def _read(self, window: torch.Tensor, steps: int) -> float:
+        value = window.item()
+        if not math.isfinite(value):
+            raise _Diverged(f"training loss {value} within the first {steps} steps")
+        return value
 
     def step(self, batch: Any) -> torch.Tensor:
         inputs, targets = self.task.batch_fn(batch)
@@ -138,6 +244,8 @@ class _Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        if self.plan is not None:
+            self.plan.after_step()
         return loss.detach()
 
     def evaluate(self, loader: DataLoader[Any]) -> Evaluation:
@@ -153,6 +261,12 @@ class _Trainer:
         )
 
 
+def _stats(lrs: list[float]) -> EpochLR:
+    if not lrs:
+        return EpochLR(math.nan, math.nan, math.nan)
+    return EpochLR(sum(lrs) / len(lrs), min(lrs), max(lrs))
+
+
 class _History:
     """The per-epoch record of a run, turned into a ``TrainingRun`` when it ends."""
 
@@ -161,24 +275,36 @@ class _History:
         self.train_losses: list[float] = []
         self.val_losses: list[float] = []
         self.val_metrics: list[float | None] = []
+        self.lrs: list[EpochLR] = []
 
-    def is_divergent(self, val_loss: float) -> bool:
+    def divergence(self, train_loss: float, val_loss: float) -> str | None:
+        """Why the epoch counts as diverged, or ``None``."""
+        if not math.isfinite(train_loss):
+            return f"training loss {train_loss}"
         if not math.isfinite(val_loss):
-            return True
+            return f"validation loss {val_loss}"
         # Without a finite positive reference there is no scale to exceed.
         initial = self.initial_val_loss
-        return math.isfinite(initial) and initial > 0 and val_loss > DIVERGENCE_FACTOR * initial
+        if math.isfinite(initial) and initial > 0 and val_loss > DIVERGENCE_FACTOR * initial:
+            return (
+                f"validation loss {val_loss:.4g} above {DIVERGENCE_FACTOR:g}x "
+                f"the initial {initial:.4g}"
+            )
+        return None
 
-    def add(self, train_loss: float, evaluation: Evaluation) -> None:
+    def add(self, train_loss: float, evaluation: Evaluation, lr: EpochLR) -> None:
         self.train_losses.append(train_loss)
         self.val_losses.append(evaluation.loss)
         self.val_metrics.append(evaluation.metric)
+        self.lrs.append(lr)
 
-    def diverge(self, epoch: int, train_loss: float) -> TrainingRun:
-        self.add(train_loss, Evaluation(math.inf))
-        return self.finish(diverged_at_epoch=epoch)
+    def diverge(self, epoch: int, train_loss: float, lr: EpochLR, reason: str) -> TrainingRun:
+        self.add(train_loss, Evaluation(math.inf), lr)
+        return self.finish(diverged_at_epoch=epoch, reason=reason)
 
-    def finish(self, diverged_at_epoch: int | None = None) -> TrainingRun:
+    def finish(
+        self, diverged_at_epoch: int | None = None, reason: str | None = None
+    ) -> TrainingRun:
         return TrainingRun(
             initial_val_loss=self.initial_val_loss,
             train_losses=self.train_losses,
@@ -188,4 +314,6 @@ class _History:
             best_val_loss=min(self.val_losses),
             diverged=diverged_at_epoch is not None,
             diverged_at_epoch=diverged_at_epoch,
+            lrs=self.lrs,
+            diverged_reason=reason,
         )

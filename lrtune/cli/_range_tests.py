@@ -1,17 +1,16 @@
-"""The ``lrtune`` command line: the only place where errors become exit codes."""
+"""``lrtune find``, ``runs``, ``show`` and ``examples``: range tests from the command line."""
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from lrtune._exceptions import LRTuneError, StorageError
+from lrtune.cli._common import BadInput, handle_errors, json_option, storage_option
 from lrtune.finder import DEFAULT_RULE, RULES, FinderResult
 from lrtune.optimizers import OPTIMIZERS
 
@@ -19,58 +18,8 @@ if TYPE_CHECKING:
     from lrtune.storage import Storage
     from lrtune.tasks import Task
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_BAD_INPUT = 2
-
-
-class BadInput(click.ClickException):
-    """A mistake in what the user asked for: one line, exit code 2."""
-
-    exit_code = EXIT_BAD_INPUT
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
-
-
-def handle_errors(command: F) -> F:
-    """Turn lrtune's errors into one line on stderr and a non-zero exit, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except click.ClickException:
-            raise
-        except StorageError as error:
-            raise click.ClickException(_one_line(error)) from error
-        except (LRTuneError, ValueError) as error:
-            raise BadInput(_one_line(error)) from error
-        except (RuntimeError, TypeError) as error:
-            # Shape mismatches and the like in the user's model or data.
-            raise click.ClickException(f"{type(error).__name__}: {_one_line(error)}") from error
-
-    return wrapper  # type: ignore[return-value]
-
-
-storage_option = click.option(
-    "--storage",
-    envvar="LRTUNE_STORAGE",
-    show_envvar=True,
-    help="SQLAlchemy URL of the database [default: sqlite:///lrtune.db].",
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="lrtune")
-def cli() -> None:
-    """Find learning rates and schedules for PyTorch models."""
-
-
-@cli.command()
+@click.command()
 @click.argument("task_spec", metavar="TASK")
 @click.option(
     "-o",
@@ -197,7 +146,7 @@ def _emit(results: Sequence[FinderResult], as_json: bool, plot_path: str | None)
         click.echo(f"Plot written to {plot_path}")
 
 
-@cli.command()
+@click.command()
 @storage_option
 @click.option("--task", default=None, help="Only range tests of this task.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
@@ -254,7 +203,7 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
     return asdict(summary)
 
 
-@cli.command()
+@click.command()
 @click.argument("run_ids", metavar="RUN...", type=int, nargs=-1)
 @storage_option
 @click.option("--group", default=None, help="Show every range test of this group.")
@@ -294,14 +243,10 @@ def show(
         click.echo(f"Plot written to {plot_path}")
 
 
-@cli.command()
+@click.command()
 def examples() -> None:
     """List the bundled example tasks."""
     from lrtune.examples import EXAMPLES
 
     for name, module in EXAMPLES.items():
         click.echo(f"{name:24} {module}")
-
-
-def main() -> None:
-    cli(prog_name="lrtune")

@@ -1,0 +1,26 @@
+"""The ``lrtune`` command line: the only place where errors become exit codes."""
+
+from __future__ import annotations
+
+import click
+
+from lrtune.cli._common import EXIT_BAD_INPUT, BadInput, handle_errors
+from lrtune.cli._range_tests import examples, find, runs, show
+from lrtune.cli._studies import best, export, report, studies, study
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lrtune")
+def cli() -> None:
+    """Find learning rates and schedules for PyTorch models."""
+
+
+for _command in (find, runs, show, examples, study, studies, best, export, report):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    cli(prog_name="lrtune")
+
+
+__all__ = ["EXIT_BAD_INPUT", "BadInput", "cli", "handle_errors", "main"]

@@ -1,0 +1,55 @@
+"""What every command shares: turning errors into one line and an exit code, common options."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from lrtune._exceptions import LRTuneError, StorageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_BAD_INPUT = 2
+
+
+class BadInput(click.ClickException):
+    """A mistake in what the user asked for: one line, exit code 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def handle_errors(command: F) -> F:
+    """Turn lrtune's errors into one line on stderr and a non-zero exit, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except StorageError as error:
+            raise click.ClickException(_one_line(error)) from error
+        except (LRTuneError, ValueError) as error:
+            raise BadInput(_one_line(error)) from error
+        except (RuntimeError, TypeError) as error:
+            # Shape mismatches and the like in the user's model or data.
+            raise click.ClickException(f"{type(error).__name__}: {_one_line(error)}") from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+storage_option = click.option(
+    "--storage",
+    envvar="LRTUNE_STORAGE",
+    show_envvar=True,
+    help="SQLAlchemy URL of the database [default: sqlite:///lrtune.db].",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")

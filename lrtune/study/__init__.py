@@ -1,0 +1,35 @@
+"""Studies: an Optuna search over optimizer, schedule and their parameters, bounded by
+range tests.
+
+    study = lrtune.run_study("digits-mlp", n_trials=40, storage="sqlite:///lrtune.db")
+    study.best_trial.user_attrs["config"]
+"""
+
+from lrtune.study._bounds import LR_MARGIN, LRBounds, run_range_tests
+from lrtune.study._choices import PRUNERS, SAMPLERS
+from lrtune.study._objective import OBJECTIVES, TrialObjective
+from lrtune.study._runner import FINISHED, run_study
+from lrtune.study._settings import StudySettings, read_settings
+from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpace
+from lrtune.study._summary import study_summaries
+from lrtune.study._warm_start import TEMPLATES, warm_start_params
+
+__all__ = [
+    "DEFAULT_OPTIMIZERS",
+    "DEFAULT_SCHEDULES",
+    "FINISHED",
+    "LR_MARGIN",
+    "OBJECTIVES",
+    "PRUNERS",
+    "SAMPLERS",
+    "TEMPLATES",
+    "LRBounds",
+    "SearchSpace",
+    "StudySettings",
+    "TrialObjective",
+    "read_settings",
+    "run_range_tests",
+    "run_study",
+    "study_summaries",
+    "warm_start_params",
+]

@@ -1,0 +1,69 @@
+"""Pruners and samplers by name: the strings a spec or the CLI may use."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import optuna
+from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
+from optuna.samplers import BaseSampler, RandomSampler, TPESampler
+
+from lrtune._registry import Registry
+
+MEDIAN_STARTUP_TRIALS = 5
+"""Trials the median pruner lets finish before it compares anything."""
+
+
+@dataclass(frozen=True)
+class StudySetup:
+    """What a pruner or sampler is sized by."""
+
+    epochs: int
+    seed: int | None
+
+
+PRUNERS: Registry[Callable[[StudySetup], BasePruner]] = Registry("pruner")
+SAMPLERS: Registry[Callable[[StudySetup], BaseSampler]] = Registry("sampler")
+
+
+@PRUNERS.register("median")
+def _median(setup: StudySetup) -> BasePruner:
+    return MedianPruner(
+        n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=median_warmup_epochs(setup.epochs)
+    )
+
+
+def median_warmup_epochs(epochs: int) -> int:
+    """The first epoch the median pruner may prune at.
+
+    Schedules differ most early on (a warmup, 1cycle's climb, a cycle's high point), so
+    no trial is judged before a third of the run, and never on its first epoch.
+    """
+    return max(2, math.ceil(epochs / 3))
+
+
+@PRUNERS.register("hyperband")
+def _hyperband(setup: StudySetup) -> BasePruner:
+    return HyperbandPruner(min_resource=1, max_resource=setup.epochs, reduction_factor=3)
+
+
+@PRUNERS.register("none")
+def _no_pruning(setup: StudySetup) -> BasePruner:
+    return NopPruner()
+
+
+@SAMPLERS.register("tpe")
+def _tpe(setup: StudySetup) -> BaseSampler:
+    # group=True splits the conditional space (each optimizer's and schedule's own
+    # parameters) into the sub-spaces that occur together; both flags are experimental.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return TPESampler(seed=setup.seed, multivariate=True, group=True)
+
+
+@SAMPLERS.register("random")
+def _random(setup: StudySetup) -> BaseSampler:
+    return RandomSampler(seed=setup.seed)

@@ -1,0 +1,341 @@
+"""``run_study``: create or resume a study, bound its LRs by range tests, run its trials."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+import torch
+from optuna.trial import FrozenTrial, TrialState
+
+from lrtune._exceptions import StudyError
+from lrtune.study._bounds import LR_MARGIN, LRBounds, check_margin, fixed_bounds, run_range_tests
+from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
+from lrtune.study._objective import OBJECTIVES, Objective, TrialObjective
+from lrtune.study._settings import StudySettings, has_settings, read_settings, write_settings
+from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpace, Warmup
+from lrtune.study._warm_start import warm_start_params
+from lrtune.tasks import Task, load_task
+from lrtune.tasks._task import Direction
+
+logger = logging.getLogger(__name__)
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+"""The trial states a study's budget counts."""
+
+Callback = Callable[[optuna.Study, FrozenTrial], None]
+
+
+def run_study(
+    task: Task | str,
+    *,
+    n_trials: int,
+    storage: str | optuna.storages.BaseStorage | None = None,
+    study_name: str | None = None,
+    optimizers: Sequence[str] | None = None,
+    schedules: Sequence[str] | None = None,
+    epochs: int | None = None,
+    objective: Objective = "val_loss",
+    pruner: str = "median",
+    sampler: str = "tpe",
+    seed: int = 0,
+    warmup: Warmup = "off",
+    fixed: Mapping[str, Any] | None = None,
+    ranges: Mapping[str, Sequence[float]] | None = None,
+    lr_margin: float = LR_MARGIN,
+    warm_start: bool = True,
+    timeout: float | None = None,
+    device: str = "auto",
+    finder_options: Mapping[str, Any] | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> optuna.Study:
+    """Run (or resume) a study of optimizer x schedule x parameters on ``task``.
+
+    Before the first trial, one range test per optimizer (stored like any range test)
+    bounds its learning rate: the study searches ``[min_lr / lr_margin, max_lr *
+    lr_margin]`` log-uniformly. An LR range given in ``ranges`` (``{"sgd.lr": (1e-4,
+    1.0)}``) replaces that optimizer's range test. The settings and bounds are stored on
+    the study; calling again with the same name resumes it until ``n_trials`` trials
+    have finished (complete or pruned).
+
+    Args:
+        task: A ``Task``, or a task spec (``path/to/task.py``, a module, an example name).
+        n_trials: The study's total budget of finished trials.
+        storage: A SQLAlchemy URL or an Optuna storage; default as ``lrtune.storage``
+            (``LRTUNE_STORAGE``, else ``sqlite:///lrtune.db``).
+        study_name: Default: the task's name.
+        optimizers: Candidate optimizers (default: all of ``OPTIMIZERS``).
+        schedules: Candidate schedules (default: all of ``SCHEDULES``).
+        epochs: The length of every trial (default: the task's).
+        objective: ``"val_loss"`` (minimized) or ``"metric"`` (the task's, in its direction).
+        pruner: ``"median"``, ``"hyperband"`` or ``"none"``.
+        sampler: ``"tpe"`` (multivariate, grouped) or ``"random"``.
+        seed: Seeds the sampler, the range tests and each trial (``seed + trial.number``).
+        warmup: ``"off"``, ``"on"`` or ``"search"``: a linear warmup before the schedule.
+        fixed: Parameters held at a value, by full name (``{"sgd.momentum": 0.9}``).
+        ranges: Parameters searched over another range, by full name.
+        lr_margin: The factor range-test bounds are widened by on each side.
+        warm_start: Enqueue a few sensible configurations first (new studies only).
+        timeout: Stop starting trials after this many seconds.
+        device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda:1"``, ...
+        finder_options: Options for the range tests (``num_iter``, ``end_lr``, ...).
+        callbacks: Called after each trial, as ``study.optimize`` calls them.
+    """
+    request = _Request.check(locals())
+    task = load_task(task) if isinstance(task, str) else task
+    settings = request.settings(task)
+    # Range tests are stored in lrtune's tables when the study lives in a database URL.
+    store_url = storage if isinstance(storage, str) or storage is None else False
+    study = _open_study(request, settings, storage, study_name or task.name)
+    settings = _prepare(study, settings, task, request, store_url)
+    _optimize(study, settings, task, request, callbacks)
+    return study
+
+
+@dataclass(frozen=True)
+class _Request:
+    """``run_study``'s arguments, checked before anything is loaded or opened."""
+
+    n_trials: int
+    optimizers: tuple[str, ...]
+    schedules: tuple[str, ...]
+    epochs: int | None
+    objective: Objective
+    pruner: str
+    sampler: str
+    seed: int
+    warmup: Warmup
+    fixed: dict[str, Any]
+    ranges: dict[str, tuple[float, float]]
+    lr_margin: float
+    warm_start: bool
+    timeout: float | None
+    device: torch.device
+    finder_options: dict[str, Any]
+
+    @classmethod
+    def check(cls, arguments: Mapping[str, Any]) -> _Request:
+        _check_count("n_trials", arguments["n_trials"])
+        if arguments["epochs"] is not None:
+            _check_count("epochs", arguments["epochs"])
+        if arguments["objective"] not in OBJECTIVES:
+            raise ValueError(
+                f"objective must be one of {OBJECTIVES}, but got {arguments['objective']!r}."
+            )
+        PRUNERS.get(arguments["pruner"])
+        SAMPLERS.get(arguments["sampler"])
+        check_margin(arguments["lr_margin"])
+        _check_timeout(arguments["timeout"])
+        ranges = {k: _pair(k, v) for k, v in (arguments["ranges"] or {}).items()}
+        return cls(
+            n_trials=arguments["n_trials"],
+            optimizers=tuple(arguments["optimizers"] or DEFAULT_OPTIMIZERS),
+            schedules=tuple(arguments["schedules"] or DEFAULT_SCHEDULES),
+            epochs=arguments["epochs"],
+            objective=arguments["objective"],
+            pruner=arguments["pruner"].lower(),
+            sampler=arguments["sampler"].lower(),
+            seed=arguments["seed"],
+            warmup=arguments["warmup"],
+            fixed=dict(arguments["fixed"] or {}),
+            ranges=ranges,
+            lr_margin=float(arguments["lr_margin"]),
+            warm_start=bool(arguments["warm_start"]),
+            timeout=arguments["timeout"],
+            device=_device(arguments["device"]),
+            finder_options=dict(arguments["finder_options"] or {}),
+        )
+
+    def space(self, bounds: Mapping[str, LRBounds]) -> SearchSpace:
+        lr = {name: (b.low, b.high) for name, b in bounds.items()}
+        return SearchSpace(
+            self.optimizers, self.schedules, lr, self.warmup, self.fixed, self.ranges
+        )
+
+    def given_bounds(self) -> dict[str, LRBounds]:
+        """Bounds the user gave as ``ranges["<optimizer>.lr"]``; a placeholder otherwise."""
+        return {
+            name: fixed_bounds(name, *self.ranges.get(f"{name}.lr", (1e-3, 1e-3)))
+            for name in self.optimizers
+        }
+
+    def settings(self, task: Task) -> StudySettings:
+        """Settings with placeholder bounds: the space is checked before any range test."""
+        epochs = task.epochs if self.epochs is None else self.epochs
+        metric = task.metric.name if task.metric is not None else None
+        if self.objective == "metric" and task.metric is None:
+            raise ValueError(f"objective='metric', but task {task.name!r} has no metric.")
+        direction: Direction = (
+            "minimize"
+            if task.metric is None or self.objective == "val_loss"
+            else task.metric.direction
+        )
+        return StudySettings(
+            task=task.name,
+            epochs=epochs,
+            steps_per_epoch=_steps_per_epoch(task),
+            objective=self.objective,
+            metric=metric,
+            direction=direction,
+            seed=self.seed,
+            n_trials=self.n_trials,
+            pruner=self.pruner,
+            sampler=self.sampler,
+            lr_margin=self.lr_margin,
+            space=self.space(self.given_bounds()),
+        )
+
+
+def _open_study(
+    request: _Request,
+    settings: StudySettings,
+    storage: str | optuna.storages.BaseStorage | None,
+    name: str,
+) -> optuna.Study:
+    from lrtune.storage import open_study_storage
+    from lrtune.storage._studies import study_errors
+
+    backend = storage if isinstance(storage, optuna.storages.BaseStorage) else None
+    backend = backend or open_study_storage(storage if isinstance(storage, str) else None)
+    setup = StudySetup(settings.epochs, request.seed)
+    with study_errors(f"Cannot open study {name!r}"):
+        study = optuna.create_study(
+            storage=backend,
+            study_name=name,
+            sampler=SAMPLERS.get(request.sampler)(setup),
+            pruner=PRUNERS.get(request.pruner)(setup),
+            direction=settings.direction,
+            load_if_exists=True,
+        )
+    return study
+
+
+def _prepare(
+    study: optuna.Study,
+    settings: StudySettings,
+    task: Task,
+    request: _Request,
+    store_url: str | bool | None,
+) -> StudySettings:
+    """New study: range tests, settings and warm starts. Resumed study: check and load."""
+    if has_settings(study):
+        stored = read_settings(study)
+        mismatch = stored.mismatch(settings)
+        if mismatch is not None:
+            raise StudyError(
+                f"Study {study.study_name!r} exists with other settings ({mismatch}); "
+                "resume it with the same spec, or pick another study name."
+            )
+        if stored.n_trials != request.n_trials:
+            stored = stored.with_budget(request.n_trials)
+            write_settings(study, stored)
+        return stored
+    if study.trials:
+        raise StudyError(f"Study {study.study_name!r} was not created by lrtune.")
+    bounds = _bounds(task, request, store_url)
+    settings = _with_bounds(settings, request, bounds)
+    write_settings(study, settings)
+    if request.warm_start:
+        for params in warm_start_params(settings.space, bounds):
+            study.enqueue_trial(params, user_attrs={"warm_start": True})
+    return settings
+
+
+def _bounds(task: Task, request: _Request, store_url: str | bool | None) -> dict[str, LRBounds]:
+    given = request.given_bounds()
+    pending = [name for name in request.optimizers if f"{name}.lr" not in request.ranges]
+    if not pending:
+        return given
+    options = {"device": str(request.device), **request.finder_options}
+    group = uuid.uuid4().hex[:12]
+    found = _run_range_tests(task, pending, request, store_url, group, options)
+    return {**given, **found}
+
+
+def _run_range_tests(
+    task: Task,
+    optimizers: Sequence[str],
+    request: _Request,
+    store_url: str | bool | None,
+    group: str,
+    options: dict[str, Any],
+) -> dict[str, LRBounds]:
+    from lrtune.storage import Storage
+
+    arguments = {"margin": request.lr_margin, "seed": request.seed, "group": group, **options}
+    if store_url is False:  # an Optuna storage object: no lrtune database to store into
+        return run_range_tests(task, optimizers, **arguments)
+    with Storage(store_url if isinstance(store_url, str) else None) as store:
+        return run_range_tests(task, optimizers, store=store, **arguments)
+
+
+def _with_bounds(
+    settings: StudySettings, request: _Request, bounds: Mapping[str, LRBounds]
+) -> StudySettings:
+    from dataclasses import replace
+
+    return replace(settings, space=request.space(bounds), bounds=dict(bounds))
+
+
+def _optimize(
+    study: optuna.Study,
+    settings: StudySettings,
+    task: Task,
+    request: _Request,
+    callbacks: Sequence[Callback],
+) -> None:
+    finished = sum(1 for t in study.get_trials(deepcopy=False, states=FINISHED))
+    remaining = settings.n_trials - finished
+    if remaining <= 0:
+        logger.info("study %s already has %d finished trials", study.study_name, finished)
+        return
+    objective = TrialObjective(
+        task, settings.space, settings.epochs, settings.objective, settings.seed, request.device
+    )
+    study.optimize(
+        objective, n_trials=remaining, timeout=request.timeout, callbacks=list(callbacks)
+    )
+
+
+def _check_count(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, but got {name}={value!r}.")
+
+
+def _check_timeout(timeout: Any) -> None:
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, but got {timeout=}.")
+
+
+def _pair(name: str, value: Any) -> tuple[float, float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError(f"ranges[{name!r}] must be [low, high], but got {value!r}.")
+    return value[0], value[1]
+
+
+def _device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, but got {device=}.") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}, but CUDA is not available here.")
+    return resolved
+
+
+def _steps_per_epoch(task: Task) -> int:
+    loader = task.make_train_loader()
+    try:
+        return len(loader)
+    except TypeError:
+        raise ValueError(
+            f"Task {task.name!r}: a study needs a training loader with a length."
+        ) from None

@@ -1,0 +1,36 @@
+"""One line of facts per stored study, for listings (``lrtune studies``, the dashboard)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from lrtune.study._settings import ATTR
+
+
+def study_summaries(storage: optuna.storages.BaseStorage) -> list[dict[str, Any]]:
+    """Name, task, trial counts, budget and best value of every study, newest first."""
+    from lrtune.storage._studies import study_errors
+
+    with study_errors("Cannot list studies"):
+        studies = storage.get_all_studies()
+        return [_summary(storage, s) for s in reversed(studies)]
+
+
+def _summary(storage: optuna.storages.BaseStorage, frozen: Any) -> dict[str, Any]:
+    settings = frozen.user_attrs.get(ATTR, {})
+    trials = storage.get_all_trials(frozen._study_id, deepcopy=False)
+    states = [t.state for t in trials]
+    values = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    maximize = frozen.direction == optuna.study.StudyDirection.MAXIMIZE
+    return {
+        "name": frozen.study_name,
+        "task": settings.get("task"),
+        "finished": sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states),
+        "running": states.count(TrialState.RUNNING),
+        "budget": settings.get("n_trials"),
+        "best_value": (max(values) if maximize else min(values)) if values else None,
+        "direction": "maximize" if maximize else "minimize",
+    }
