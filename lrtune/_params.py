@@ -80,14 +80,17 @@ class Param:
         default = min(max(self.default, low), high)
         if self.integer:
             low, high, default = int(low), int(high), round(default)
-        limits = self.limits or (self.low, self.high)
-        return replace(self, default=default, low=low, high=high, limits=limits)
+        return replace(self, default=default, low=low, high=high)
 
     def allows(self, value: Any) -> bool:
         """Whether ``value`` makes sense at all (inside ``limits``, not only the range)."""
         if self.choices is not None or self.limits is None:
             return self.contains(value)
-        return replace(self, low=self.limits[0], high=self.limits[1]).contains(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.integer and not float(value).is_integer():
+            return False
+        return self.limits[0] <= value <= self.limits[1]
 
     def contains(self, value: Any) -> bool:
         """Whether ``value`` is a valid value of this parameter."""

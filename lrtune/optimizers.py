@@ -61,13 +61,17 @@ class OptimizerFamily:
         return {param.name: param.default for param in self.params}
 
 
+_DECAY = (0.0, 1.0)  # limits: what makes sense at all, beyond the searched range
+
+
 def _weight_decay(default: float, low: float, high: float) -> Param:
-    return Param("weight_decay", default, low, high, log=True, help="L2 penalty / decoupled decay")
+    help = "L2 penalty / decoupled decay"
+    return Param("weight_decay", default, low, high, log=True, help=help, limits=(0.0, 10.0))
 
 
 _BETAS = (
-    Param("beta1", 0.9, 0.8, 0.95, help="first-moment decay (Adam's momentum)"),
-    Param("beta2", 0.999, 0.95, 0.9999, help="second-moment decay"),
+    Param("beta1", 0.9, 0.8, 0.95, help="first-moment decay (Adam's momentum)", limits=_DECAY),
+    Param("beta2", 0.999, 0.95, 0.9999, help="second-moment decay", limits=_DECAY),
 )
 _ADAM_DECAY = _weight_decay(1e-6, 1e-7, 1e-3)
 
@@ -79,7 +83,7 @@ for _family in (
         torch.optim.SGD,
         {"momentum": 0.9},
         (
-            Param("momentum", 0.9, 0.5, 0.99),
+            Param("momentum", 0.9, 0.5, 0.99, limits=_DECAY),
             Param("nesterov", False, choices=(False, True)),
             _weight_decay(5e-4, 1e-6, 1e-2),
         ),
@@ -97,8 +101,8 @@ for _family in (
         torch.optim.RMSprop,
         {},
         (
-            Param("alpha", 0.99, 0.9, 0.999, help="squared-gradient decay"),
-            Param("momentum", 0.0, 0.0, 0.95),
+            Param("alpha", 0.99, 0.9, 0.999, help="squared-gradient decay", limits=_DECAY),
+            Param("momentum", 0.0, 0.0, 0.95, limits=_DECAY),
             _ADAM_DECAY,
         ),
     ),

@@ -85,10 +85,13 @@ class _Progress:
 
 
 def _describe(trial: FrozenTrial) -> str:
+    from optuna.trial import TrialState
+
     config = trial.user_attrs.get("config", {})
     head = f"#{trial.number} {config.get('optimizer', '?')} {config.get('schedule', '?')}"
     head += f" lr={config.get('lr', math.nan):.3g}"
-    if trial.value is not None:
+    # A pruned trial keeps its last reported value; its reason says more.
+    if trial.state == TrialState.COMPLETE and trial.value is not None:
         return f"{head}: {trial.value:.4g}"
     reason = trial.user_attrs.get("pruned_reason", trial.state.name.lower())
     return f"{head}: {reason}"
@@ -209,14 +212,14 @@ def export(study_name: str, storage: str | None, fmt: str, out_path: str | None)
     path = Path(out_path or f"{study_name}.{fmt}")
     if not path.resolve().parent.is_dir():
         raise BadInput(f"--out: the folder of '{path}' does not exist.")
-    rows = export_trials(_load(study_name, storage), path, fmt)
+    rows = export_trials(_load(study_name, storage), path, fmt)  # type: ignore[arg-type]
     click.echo(f"Wrote {rows} trials to {path}")
 
 
 @click.command()
 @study_name_argument
 @storage_option
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+@click.option("--out", "out_dir", type=click.Path(), required=True, help="Folder for the PNGs.")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True)
 @handle_errors
 def report(study_name: str, storage: str | None, out_dir: str, top: int) -> None:

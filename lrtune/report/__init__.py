@@ -1,5 +1,51 @@
 """Figures and exports: pure data in, matplotlib figures out."""
 
+from lrtune.report._best import BestConfig, best_code, best_config, best_dict, best_table
+from lrtune.report._export import export_trials
 from lrtune.report._range_test_plot import CurveInfo, curve_info, plot_range_tests
+from lrtune.report._study_data import (
+    History,
+    Importances,
+    StudyObjective,
+    TopTrial,
+    best_by,
+    history,
+    importances,
+    study_objective,
+    top_trials,
+    trials_frame,
+)
+from lrtune.report._study_plots import (
+    plot_best_by,
+    plot_history,
+    plot_importances,
+    plot_top_trials,
+    write_report,
+)
 
-__all__ = ["CurveInfo", "curve_info", "plot_range_tests"]
+__all__ = [
+    "BestConfig",
+    "CurveInfo",
+    "History",
+    "Importances",
+    "StudyObjective",
+    "TopTrial",
+    "best_by",
+    "best_code",
+    "best_config",
+    "best_dict",
+    "best_table",
+    "curve_info",
+    "export_trials",
+    "history",
+    "importances",
+    "plot_best_by",
+    "plot_history",
+    "plot_importances",
+    "plot_range_tests",
+    "plot_top_trials",
+    "study_objective",
+    "top_trials",
+    "trials_frame",
+    "write_report",
+]

@@ -11,6 +11,7 @@ from lrtune.study._objective import OBJECTIVES, TrialObjective
 from lrtune.study._runner import FINISHED, run_study
 from lrtune.study._settings import StudySettings, read_settings
 from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpace
+from lrtune.study._spec import StudySpec, load_spec, parse_spec
 from lrtune.study._summary import study_summaries
 from lrtune.study._warm_start import TEMPLATES, warm_start_params
 
@@ -26,7 +27,10 @@ __all__ = [
     "LRBounds",
     "SearchSpace",
     "StudySettings",
+    "StudySpec",
     "TrialObjective",
+    "load_spec",
+    "parse_spec",
     "read_settings",
     "run_range_tests",
     "run_study",

@@ -240,7 +240,8 @@ def _prepare(
     settings = _with_bounds(settings, request, bounds)
     write_settings(study, settings)
     if request.warm_start:
-        for params in warm_start_params(settings.space, bounds):
+        # Never more warm starts than the budget: the rest would wait in the queue.
+        for params in warm_start_params(settings.space, bounds)[: request.n_trials]:
             study.enqueue_trial(params, user_attrs={"warm_start": True})
     return settings
 

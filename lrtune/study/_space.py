@@ -213,8 +213,7 @@ def _check_fixed(space: SearchSpace) -> None:
             continue
         param = params[name]
         if not param.allows(value):
-            allowed = param.describe() if param.limits is None else list(param.limits)
-            raise ValueError(f"[fixed] {name} = {value!r} is not allowed: it must be in {allowed}.")
+            raise ValueError(_not_allowed(name, value, param))
 
 
 def _is_optimizer_param(space: SearchSpace, name: str) -> bool:
@@ -222,15 +221,21 @@ def _is_optimizer_param(space: SearchSpace, name: str) -> bool:
 
 
 def _check_optimizer_value(name: str, value: Any, param: Param) -> None:
-    # Torch checks an optimizer's own values; a fixed LR or weight decay may lie outside
-    # the searched range (weight_decay = 0 has no place on a log scale).
-    if param.choices is not None and not param.contains(value):
-        raise ValueError(f"[fixed] {name} = {value!r} is not {param.describe()}.")
-    numeric = not isinstance(value, bool) and isinstance(value, (int, float))
-    if param.choices is None and not (numeric and value >= 0 and math.isfinite(value)):
-        raise ValueError(f"[fixed] {name} must be a non-negative number, but got {value!r}.")
-    if name.endswith(".lr") and value == 0:
-        raise ValueError(f"[fixed] {name} must be positive, but got {value!r}.")
+    # A fixed LR may lie anywhere above zero: the searched range is only the range test's.
+    if name.endswith(".lr"):
+        numeric = not isinstance(value, bool) and isinstance(value, (int, float))
+        if not (numeric and 0 < value < math.inf):
+            raise ValueError(f"[fixed] {name} must be positive, but got {value!r}.")
+        return
+    if not param.allows(value):
+        raise ValueError(_not_allowed(name, value, param))
+
+
+def _not_allowed(name: str, value: Any, param: Param) -> str:
+    if param.choices is not None:
+        return f"[fixed] {name} = {value!r} is not {param.describe()}."
+    low, high = param.limits or (param.low, param.high)
+    return f"[fixed] {name} = {value!r} is not allowed: it must be in [{low:g}, {high:g}]."
 
 
 def _check_ranges(space: SearchSpace) -> None:

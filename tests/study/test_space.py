@@ -107,7 +107,7 @@ def test_round_trips_through_a_dict() -> None:
         ({"schedules": ("cosine", "cosine")}, "listed twice"),
         ({"warmup": "maybe"}, "warmup must be one of"),
         ({"fixed": {"sgd.momentun": 0.9}}, "Did you mean 'sgd.momentum'"),
-        ({"fixed": {"cosine.eta_min_ratio": 1.5}}, "it must be in [0.0, 1.0]"),
+        ({"fixed": {"cosine.eta_min_ratio": 1.5}}, "it must be in [0, 1]"),
         ({"ranges": {"cosine.eta_min_ratio": (0.0, 2.0)}}, "must lie within [0, 1]"),
         ({"fixed": {"sgd.nesterov": 1}}, "sgd.nesterov"),
         ({"fixed": {"sgd.lr": 0}}, "must be positive"),

@@ -1,0 +1,154 @@
+"""The best trial of a study as a ``BestConfig``: a table, a JSON-ready dict, and PyTorch
+code to paste into a training script."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lrtune._exceptions import StudyError
+from lrtune.optimizers import OPTIMIZERS
+from lrtune.report._study_data import completed_trials, study_objective
+from lrtune.report._text import fmt, table
+from lrtune.schedules import Length, plan_code
+from lrtune.study import read_settings
+from lrtune.tasks._task import Direction
+from lrtune.training import TrainingConfig
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
+
+
+@dataclass(frozen=True)
+class BestConfig:
+    """The best completed trial of a study and what it takes to train it again.
+
+    Args:
+        study: The study's name.
+        task: The task's name.
+        trial: The trial's number.
+        value: Its objective value.
+        objective: What the value measures (``"val_loss"`` or the metric's name).
+        direction: ``"minimize"`` or ``"maximize"``.
+        config: The optimizer, learning rate and schedule it trained with.
+        epochs: The study's training length.
+        steps_per_epoch: Batches per epoch; the schedule's length depends on it.
+    """
+
+    study: str
+    task: str
+    trial: int
+    value: float
+    objective: str
+    direction: Direction
+    config: TrainingConfig
+    epochs: int
+    steps_per_epoch: int
+
+
+def best_config(study: optuna.Study) -> BestConfig:
+    """The best completed trial of ``study``.
+
+    Raises:
+        lrtune.StudyError: ``study`` was not created by lrtune.
+        ValueError: No trial has completed yet.
+        lrtune.StudyError: The best trial records no configuration.
+    """
+    settings = read_settings(study)
+    if not completed_trials(study):
+        raise ValueError(
+            f"Study {study.study_name!r} has no completed trial yet; "
+            "run more trials or wait for one to finish."
+        )
+    trial = study.best_trial
+    objective = study_objective(study)
+    return BestConfig(
+        study=study.study_name,
+        task=settings.task,
+        trial=trial.number,
+        value=float(trial.value or 0),
+        objective=objective.name,
+        direction=objective.direction,
+        config=_config(study, trial),
+        epochs=settings.epochs,
+        steps_per_epoch=settings.steps_per_epoch,
+    )
+
+
+def best_table(best: BestConfig) -> str:
+    """Two columns, setting and value; parameters are named as a study spec names them."""
+    config = best.config
+    rows = [
+        ["study", best.study],
+        ["task", best.task],
+        ["trial", str(best.trial)],
+        [best.objective, f"{fmt(best.value)} ({best.direction})"],
+        ["optimizer", config.optimizer],
+        ["lr", fmt(config.lr)],
+        *_param_rows(config.optimizer, config.optimizer_params),
+        ["schedule", config.schedule],
+        *_param_rows(config.schedule, config.schedule_params),
+        ["warmup_ratio", fmt(config.warmup_ratio)],
+        ["epochs", str(best.epochs)],
+        ["steps_per_epoch", str(best.steps_per_epoch)],
+    ]
+    return table(["setting", "value"], rows)
+
+
+def best_dict(best: BestConfig) -> dict[str, Any]:
+    """A JSON-ready view of ``best``, with its PyTorch code under ``"code"``."""
+    return {
+        "study": best.study,
+        "task": best.task,
+        "trial": best.trial,
+        "objective": best.objective,
+        "direction": best.direction,
+        "value": best.value,
+        "config": best.config.to_dict(),
+        "epochs": best.epochs,
+        "steps_per_epoch": best.steps_per_epoch,
+        "code": best_code(best),
+    }
+
+
+def best_code(best: BestConfig) -> str:
+    """PyTorch lines building the best trial's optimizer and schedule for a ``model``."""
+    config = best.config
+    length = Length(best.epochs, best.steps_per_epoch)
+    lines = [
+        "import torch",
+        "",
+        f"# Trial {best.trial} of study {best.study!r} (task {best.task!r}): "
+        f"{best.objective} {best.value:.6g} ({best.direction}).",
+        f"# The schedule spans {best.epochs} epochs of {best.steps_per_epoch} batches each;",
+        "# with another number of batches per epoch it would end early or late.",
+        f"epochs = {best.epochs}",
+        OPTIMIZERS.get(config.optimizer).code(config.lr, config.optimizer_params),
+        plan_code(
+            config.schedule,
+            config.lr,
+            config.schedule_params,
+            length,
+            warmup_ratio=config.warmup_ratio,
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _config(study: optuna.Study, trial: FrozenTrial) -> TrainingConfig:
+    values = trial.user_attrs.get("config")
+    if values is None:
+        raise StudyError(f"Trial {trial.number} of study {study.study_name!r} records no config.")
+    return TrainingConfig.from_dict(values)
+
+
+def _param_rows(family: str, values: Mapping[str, Any]) -> list[list[str]]:
+    return [[f"{family}.{name}", _show(value)] for name, value in values.items()]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return fmt(value)
+    return str(value)

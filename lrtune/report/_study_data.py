@@ -1,0 +1,327 @@
+"""A study's trials as plain data: one frame, the history, the best per group, the top
+trials and parameter importances. Nothing here draws; ``_study_plots`` does.
+
+Columns of ``trials_frame`` (one row per trial, in trial-number order):
+
+- ``number``, ``state`` (``"COMPLETE"``, ``"PRUNED"``, ``"FAIL"``, ...), ``value`` (as
+  Optuna stores it: a pruned trial keeps its last reported value, a failed one has none);
+- ``optimizer``, ``lr``, ``schedule``, ``warmup_ratio`` (from the trial's configuration);
+- ``opt.<name>`` for each optimizer option (``opt.weight_decay``) and ``sched.<name>`` for
+  each schedule parameter (``sched.eta_min_ratio``); a trial whose families lack one is
+  empty there. Options of the same name share a column (SGD's and RMSprop's ``momentum``);
+- ``epochs_run``, ``pruned_reason``, ``warm_start``, ``seed``, ``host``, ``device``,
+  ``datetime_start``, ``duration_s``;
+- ``val_loss_1`` .. ``val_loss_N``, then ``val_metric_1`` .. ``val_metric_N`` when the task
+  has a metric, then ``lr_1`` .. ``lr_N`` (each epoch's mean learning rate), where ``N`` is
+  the study's number of epochs (or the most any trial recorded).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from lrtune.study import read_settings
+from lrtune.study._settings import ATTR
+from lrtune.tasks._task import Direction
+
+OPTIMIZER_PREFIX = "opt."
+"""Prefix of the frame's optimizer-option columns (``opt.weight_decay``)."""
+SCHEDULE_PREFIX = "sched."
+"""Prefix of the frame's schedule-parameter columns (``sched.eta_min_ratio``)."""
+DIRECTIONS: tuple[Direction, ...] = ("minimize", "maximize")
+
+_TRIAL_COLUMNS = (
+    "number",
+    "state",
+    "value",
+    "optimizer",
+    "lr",
+    "schedule",
+    "warmup_ratio",
+    "epochs_run",
+    "pruned_reason",
+    "warm_start",
+    "seed",
+    "host",
+    "device",
+    "datetime_start",
+    "duration_s",
+)
+_TYPES = {
+    **dict.fromkeys(("number", "epochs_run", "seed"), "Int64"),
+    **dict.fromkeys(("value", "lr", "warmup_ratio", "duration_s"), "float64"),
+}
+
+
+class StudyObjective(NamedTuple):
+    """What a study's values measure: ``"val_loss"``, the metric's name, or ``"value"``."""
+
+    name: str
+    direction: Direction
+
+
+class History(NamedTuple):
+    """Completed trials in the order they were numbered, and the best value so far."""
+
+    numbers: list[int]
+    values: list[float]
+    best: list[float]
+    objective: StudyObjective
+
+
+class TopTrial(NamedTuple):
+    """One of the best trials: its objective and learning rate per epoch (from epoch 1)."""
+
+    number: int
+    value: float
+    label: str
+    epochs: list[int]
+    values: list[float]
+    lr_mean: list[float]
+    lr_low: list[float]
+    lr_high: list[float]
+
+
+class Importances(NamedTuple):
+    """Parameter importances (summing to 1, largest first), or why there are none."""
+
+    values: dict[str, float]
+    reason: str | None
+
+
+def study_objective(study: optuna.Study) -> StudyObjective:
+    """The objective's name and direction (``"value"`` for a study lrtune did not create)."""
+    direction: Direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
+    if ATTR not in study.user_attrs:
+        return StudyObjective("value", direction)
+    settings = read_settings(study)
+    metric = settings.metric if settings.objective == "metric" else None
+    return StudyObjective(metric or "val_loss", direction)
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial; the columns are described in this module's docstring."""
+    trials = study.get_trials(deepcopy=False)
+    epochs = _epoch_count(study, trials)
+    rows = [_row(trial, epochs) for trial in trials]
+    frame = pd.DataFrame(rows, columns=_columns(rows, epochs))
+    return frame.astype({**_TYPES, **_flag_types(frame)})
+
+
+def completed_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The trials that completed with a finite value, by number."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return [t for t in trials if t.value is not None and math.isfinite(t.value)]
+
+
+def history(study: optuna.Study) -> History:
+    """The completed trials' values and the best so far in the study's direction."""
+    objective = study_objective(study)
+    trials = completed_trials(study)
+    values = [float(t.value) for t in trials if t.value is not None]
+    accumulate = np.minimum if objective.direction == "minimize" else np.maximum
+    best = accumulate.accumulate(values).tolist() if values else []
+    return History([t.number for t in trials], values, best, objective)
+
+
+def best_by(frame: pd.DataFrame, column: str, direction: Direction) -> pd.DataFrame:
+    """The best completed trial of each ``column`` group of ``trials_frame`` output.
+
+    Indexed by the group (``"adamw"``), best first; columns ``best`` (value), ``trial``
+    (its number), ``complete``, ``pruned`` and ``trials`` (counts of every state). Groups
+    with no completed trial come last, with no best.
+    """
+    _check_direction(direction)
+    if column not in frame.columns:
+        raise ValueError(f"column must be one of the frame's columns, but got {column=}.")
+    complete = frame[(frame["state"] == "COMPLETE") & frame["value"].notna()]
+    ranked = complete.sort_values("value", ascending=direction == "minimize", kind="stable")
+    best = ranked.drop_duplicates(column).set_index(column)
+    counts = pd.crosstab(frame[column], frame["state"])
+    table = pd.DataFrame(
+        {
+            "best": best["value"],
+            "trial": best["number"],
+            "complete": _count(counts, "COMPLETE"),
+            "pruned": _count(counts, "PRUNED"),
+            "trials": counts.sum(axis=1),
+        },
+        index=counts.index,
+    )
+    table = table.sort_values("best", ascending=direction == "minimize", na_position="last")
+    return table.astype({"trial": "Int64"}).rename_axis(column)
+
+
+def top_trials(study: optuna.Study, k: int) -> list[TopTrial]:
+    """The ``k`` best completed trials, best first, with their per-epoch record."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, but got {k=}.")
+    reverse = study_objective(study).direction == "maximize"
+    ranked = sorted(completed_trials(study), key=lambda t: float(t.value or 0), reverse=reverse)
+    return [_top_trial(trial) for trial in ranked[:k]]
+
+
+def importances(study: optuna.Study) -> Importances:
+    """fANOVA importances of optimizer, schedule, log10 of the LR and warmup ratio.
+
+    Optuna's own parameter names are conditional (``adamw.lr`` exists only in AdamW
+    trials), so the completed trials are copied into an in-memory study where every
+    trial has the same four parameters. Parameters no trial varied are left out.
+    """
+    trials = [t for t in completed_trials(study) if "config" in t.user_attrs]
+    if len(trials) < 2:
+        return Importances({}, f"Importances need 2 completed trials; the study has {len(trials)}.")
+    columns = _uniform_params(trials)
+    varied = {name: values for name, values in columns.items() if len(set(values)) > 1}
+    if not varied:
+        return Importances(
+            {}, "Every completed trial used the same optimizer, schedule, LR and warmup."
+        )
+    if len({t.value for t in trials}) < 2:
+        return Importances({}, "Every completed trial reached the same value.")
+    proxy = _proxy_study(trials, varied)
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+    try:
+        found = optuna.importance.get_param_importances(proxy, evaluator=evaluator)
+    except (ValueError, RuntimeError) as error:
+        return Importances({}, f"Optuna could not compute importances: {error}")
+    return Importances({name: float(value) for name, value in found.items()}, None)
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, but got {direction=}.")
+
+
+def _epoch_count(study: optuna.Study, trials: Iterable[FrozenTrial]) -> int:
+    recorded = [len(t.user_attrs.get(key) or ()) for t in trials for key in ("val_losses", "lrs")]
+    planned = read_settings(study).epochs if ATTR in study.user_attrs else 0
+    return max([planned, *recorded])
+
+
+def _row(trial: FrozenTrial, epochs: int) -> dict[str, Any]:
+    attrs = trial.user_attrs
+    config = attrs.get("config") or {}
+    row = {
+        "number": trial.number,
+        "state": trial.state.name,
+        "value": trial.value,
+        **{key: config.get(key) for key in ("optimizer", "lr", "schedule", "warmup_ratio")},
+        "epochs_run": attrs.get("epochs_run"),
+        "pruned_reason": attrs.get("pruned_reason"),
+        "warm_start": bool(attrs.get("warm_start", False)),
+        **{key: attrs.get(key) for key in ("seed", "host", "device")},
+        "datetime_start": trial.datetime_start,
+        "duration_s": _duration(trial),
+    }
+    row |= _prefixed(OPTIMIZER_PREFIX, config.get("optimizer_params") or {})
+    row |= _prefixed(SCHEDULE_PREFIX, config.get("schedule_params") or {})
+    row |= _per_epoch("val_loss", attrs.get("val_losses"), epochs)
+    if "val_metrics" in attrs:
+        row |= _per_epoch("val_metric", attrs["val_metrics"], epochs)
+    lrs = attrs.get("lrs") or []
+    return row | _per_epoch("lr", [lr[0] if lr else None for lr in lrs], epochs)
+
+
+def _columns(rows: Sequence[Mapping[str, Any]], epochs: int) -> list[str]:
+    names = {name for row in rows for name in row}
+    per_epoch = ["val_loss"] + (["val_metric"] if "val_metric_1" in names else []) + ["lr"]
+    return [
+        *_TRIAL_COLUMNS,
+        *sorted(n for n in names if n.startswith(OPTIMIZER_PREFIX)),
+        *sorted(n for n in names if n.startswith(SCHEDULE_PREFIX)),
+        *(f"{kind}_{epoch}" for kind in per_epoch for epoch in range(1, epochs + 1)),
+    ]
+
+
+def _flag_types(frame: pd.DataFrame) -> dict[str, str]:
+    """Nullable ``boolean`` for flags some trials lack (SGD's ``nesterov``), not objects."""
+    flags = {}
+    for name in frame.columns:
+        if not pd.api.types.is_object_dtype(frame[name].dtype):
+            continue
+        present = frame[name].dropna()
+        if len(present) and all(isinstance(value, bool) for value in present):
+            flags[name] = "boolean"
+    return flags
+
+
+def _prefixed(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}{name}": value for name, value in values.items()}
+
+
+def _per_epoch(kind: str, values: Sequence[Any] | None, epochs: int) -> dict[str, Any]:
+    values = list(values or [])
+    return {
+        f"{kind}_{i}": values[i - 1] if i <= len(values) else None for i in range(1, epochs + 1)
+    }
+
+
+def _duration(trial: FrozenTrial) -> float | None:
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return None
+    return (trial.datetime_complete - trial.datetime_start).total_seconds()
+
+
+def _count(counts: pd.DataFrame, state: str) -> pd.Series:
+    if state in counts.columns:
+        return counts[state]
+    return pd.Series(0, index=counts.index)
+
+
+def _top_trial(trial: FrozenTrial) -> TopTrial:
+    config = trial.user_attrs.get("config") or {}
+    label = f"#{trial.number} {config.get('optimizer', '?')} + {config.get('schedule', '?')}"
+    # intermediate_values may not be sorted, so order the epochs explicitly.
+    epochs = sorted(trial.intermediate_values)
+    lrs = np.array(trial.user_attrs.get("lrs") or [], dtype=np.float64).reshape(-1, 3)
+    return TopTrial(
+        trial.number,
+        float(trial.value or 0),
+        label,
+        epochs,
+        [trial.intermediate_values[epoch] for epoch in epochs],
+        *(lrs[:, column].tolist() for column in range(3)),
+    )
+
+
+def _uniform_params(trials: Sequence[FrozenTrial]) -> dict[str, list[Any]]:
+    configs = [t.user_attrs["config"] for t in trials]
+    return {
+        "optimizer": [c["optimizer"] for c in configs],
+        "schedule": [c["schedule"] for c in configs],
+        "log10_lr": [math.log10(c["lr"]) for c in configs],
+        "warmup_ratio": [float(c.get("warmup_ratio") or 0.0) for c in configs],
+    }
+
+
+def _proxy_study(trials: Sequence[FrozenTrial], columns: Mapping[str, list[Any]]) -> optuna.Study:
+    distributions = {name: _distribution(values) for name, values in columns.items()}
+    verbosity = optuna.logging.get_verbosity()
+    # A throwaway study: its "A new study created" line would only confuse a reader.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        proxy = optuna.create_study(storage=optuna.storages.InMemoryStorage())
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    for index, trial in enumerate(trials):
+        params = {name: values[index] for name, values in columns.items()}
+        proxy.add_trial(
+            optuna.trial.create_trial(params=params, distributions=distributions, value=trial.value)
+        )
+    return proxy
+
+
+def _distribution(values: Sequence[Any]) -> BaseDistribution:
+    if all(isinstance(v, str) for v in values):
+        return CategoricalDistribution(sorted(set(values)))
+    return FloatDistribution(min(values), max(values))

@@ -1,0 +1,156 @@
+"""Study figures draw exactly the data they are given, and say so when there is none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.image import imread
+from matplotlib.patches import Rectangle
+
+from lrtune.report import (
+    History,
+    Importances,
+    StudyObjective,
+    TopTrial,
+    plot_best_by,
+    plot_history,
+    plot_importances,
+    plot_top_trials,
+    write_report,
+)
+from lrtune.report._study_plots import REPORT_FILES
+from lrtune.study import run_study
+
+LOSS = StudyObjective("val_loss", "minimize")
+
+
+@pytest.fixture(scope="module")
+def real_study() -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return run_study(
+        "digits-mlp",
+        n_trials=6,
+        epochs=2,
+        storage=optuna.storages.InMemoryStorage(),
+        optimizers=["adamw", "sgd"],
+        schedules=["constant", "cosine", "onecycle"],
+        seed=0,
+    )
+
+
+def texts(ax: Axes) -> list[str]:
+    return [text.get_text() for text in ax.texts]
+
+
+def bars(ax: Axes) -> list[Rectangle]:
+    return [patch for patch in ax.patches if isinstance(patch, Rectangle)]
+
+
+def top(number: int, value: float, lr: float) -> TopTrial:
+    lrs = [lr, lr / 2, lr / 4]
+    low = [lr / 2, lr / 4, lr / 8]
+    label = f"#{number} sgd + cosine"
+    return TopTrial(number, value, label, [1, 2, 3], [1.0, 0.8, value], lrs, low, lrs)
+
+
+def test_plot_history_draws_each_value_and_the_best_so_far() -> None:
+    info = History([0, 2, 3], [0.5, 0.7, 0.2], [0.5, 0.5, 0.2], LOSS)
+    figure = plot_history(info)
+    (ax,) = figure.axes
+    points, best = ax.get_lines()
+    assert list(points.get_xdata()) == [0, 2, 3] and list(points.get_ydata()) == [0.5, 0.7, 0.2]
+    # A step line: the best holds until the next improvement.
+    assert list(best.get_ydata()) == [0.5, 0.5, 0.2]
+    assert best.get_drawstyle() == "steps-post"
+    assert ax.get_ylabel() == "val_loss"
+
+
+def test_plot_best_by_draws_one_bar_per_group_the_best_on_top() -> None:
+    table = pd.DataFrame(
+        {
+            "best": [0.2, 0.4, np.nan],
+            "trial": pd.array([3, 1, pd.NA], dtype="Int64"),
+            "complete": [2, 1, 0],
+            "pruned": [0, 1, 2],
+            "trials": [2, 2, 2],
+        },
+        index=pd.Index(["adamw", "sgd", "adam"], name="optimizer"),
+    )
+    (ax,) = plot_best_by(table, LOSS).axes
+    drawn = bars(ax)
+    assert [b.get_width() for b in drawn] == [0.4, 0.2]  # bottom to top; "adam" has no best
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["sgd", "adamw"]
+    assert any("#3; 2 complete, 0 pruned, 2 in all" in t for t in texts(ax))
+    assert "by optimizer" in ax.get_title()
+
+
+def test_plot_top_trials_draws_the_lr_band_and_the_curves() -> None:
+    tops = [top(4, 0.1, 0.3), top(2, 0.3, 0.01)]
+    lr_ax, value_ax = plot_top_trials(tops, LOSS).axes
+    for line, trial in zip(lr_ax.get_lines(), tops, strict=True):
+        assert list(line.get_ydata()) == trial.lr_mean
+    assert len(lr_ax.collections) == 2  # one low-high band per trial
+    band = lr_ax.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() == pytest.approx(min(tops[0].lr_low))
+    assert band[:, 1].max() == pytest.approx(max(tops[0].lr_high))
+    assert lr_ax.get_yscale() == "log"
+    for line, trial in zip(value_ax.get_lines(), tops, strict=True):
+        assert list(line.get_ydata()) == trial.values
+        assert line.get_label().startswith(trial.label)
+
+
+def test_plot_importances_draws_the_largest_on_top() -> None:
+    info = Importances({"log10_lr": 0.7, "schedule": 0.2, "optimizer": 0.1}, None)
+    (ax,) = plot_importances(info).axes
+    assert [b.get_width() for b in bars(ax)] == [0.1, 0.2, 0.7]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["optimizer", "schedule", "log10_lr"]
+
+
+def test_figures_without_data_say_so() -> None:
+    empty_table = pd.DataFrame(
+        {"best": [], "trial": [], "complete": [], "pruned": [], "trials": []},
+        index=pd.Index([], name="schedule"),
+    )
+    axes = [
+        *plot_history(History([], [], [], LOSS)).axes,
+        *plot_best_by(empty_table, LOSS).axes,
+        *plot_top_trials([], LOSS).axes,
+    ]
+    for ax in axes:
+        assert texts(ax) == ["no completed trials yet"]
+        assert not ax.get_lines()
+    (ax,) = plot_importances(Importances({}, "Every completed trial reached the same value.")).axes
+    assert texts(ax) == ["Every completed trial reached the same value."]
+
+
+def test_plots_draw_into_a_given_axes() -> None:
+    figure = Figure()
+    left, right = figure.subplots(1, 2)
+    assert plot_history(History([0], [1.0], [1.0], LOSS), ax=left) is figure
+    assert plot_importances(Importances({"schedule": 1.0}, None), ax=right) is figure
+    assert left.get_lines() and bars(right)
+
+
+def check_pngs(paths: list[Path], directory: Path) -> None:
+    assert paths == [directory / name for name in REPORT_FILES]
+    for path in paths:
+        assert path.stat().st_size > 0
+        image = imread(path)
+        assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+
+
+def test_write_report_writes_every_png(real_study: optuna.Study, tmp_path: Path) -> None:
+    directory = tmp_path / "new" / "report"
+    check_pngs(write_report(real_study, directory, top=3), directory)
+
+
+def test_write_report_of_a_study_without_completed_trials(tmp_path: Path) -> None:
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage())
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    check_pngs(write_report(study, tmp_path), tmp_path)
