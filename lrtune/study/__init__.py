@@ -5,7 +5,7 @@ range tests.
     study.best_trial.user_attrs["config"]
 """
 
-from lrtune.study._bounds import LR_MARGIN, LRBounds, run_range_tests
+from lrtune.study._bounds import LR_MARGIN, LRBounds, margin_pair, run_range_tests
 from lrtune.study._choices import PRUNERS, SAMPLERS
 from lrtune.study._objective import OBJECTIVES, TrialObjective
 from lrtune.study._runner import FINISHED, run_study
@@ -30,6 +30,7 @@ __all__ = [
     "StudySpec",
     "TrialObjective",
     "load_spec",
+    "margin_pair",
     "parse_spec",
     "read_settings",
     "run_range_tests",

@@ -13,7 +13,14 @@ import torch
 from optuna.trial import FrozenTrial, TrialState
 
 from lrtune._exceptions import StudyError
-from lrtune.study._bounds import LR_MARGIN, LRBounds, check_margin, fixed_bounds, run_range_tests
+from lrtune.study._bounds import (
+    LR_MARGIN,
+    LRBounds,
+    Margin,
+    fixed_bounds,
+    margin_pair,
+    run_range_tests,
+)
 from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
 from lrtune.study._objective import OBJECTIVES, Objective, TrialObjective
 from lrtune.study._settings import StudySettings, has_settings, read_settings, write_settings
@@ -46,7 +53,7 @@ def run_study(
     warmup: Warmup = "off",
     fixed: Mapping[str, Any] | None = None,
     ranges: Mapping[str, Sequence[float]] | None = None,
-    lr_margin: float = LR_MARGIN,
+    lr_margin: float | Sequence[float] = LR_MARGIN,
     warm_start: bool = True,
     timeout: float | None = None,
     device: str = "auto",
@@ -56,9 +63,10 @@ def run_study(
     """Run (or resume) a study of optimizer x schedule x parameters on ``task``.
 
     Before the first trial, one range test per optimizer (stored like any range test)
-    bounds its learning rate: the study searches ``[min_lr / lr_margin, max_lr *
-    lr_margin]`` log-uniformly. An LR range given in ``ranges`` (``{"sgd.lr": (1e-4,
-    1.0)}``) replaces that optimizer's range test. The settings and bounds are stored on
+    bounds its learning rate: the study searches ``[min_lr / below, max_lr * above]``
+    log-uniformly, with ``(below, above) = lr_margin`` (``(10, 2)`` by default). An LR
+    range given in ``ranges`` (``{"sgd.lr": (1e-4, 1.0)}``) replaces that optimizer's
+    range test. The settings and bounds are stored on
     the study; calling again with the same name resumes it until ``n_trials`` trials
     have finished (complete or pruned).
 
@@ -78,7 +86,8 @@ def run_study(
         warmup: ``"off"``, ``"on"`` or ``"search"``: a linear warmup before the schedule.
         fixed: Parameters held at a value, by full name (``{"sgd.momentum": 0.9}``).
         ranges: Parameters searched over another range, by full name.
-        lr_margin: The factor range-test bounds are widened by on each side.
+        lr_margin: How far the searched LR reaches below ``min_lr`` and above ``max_lr``:
+            a pair of factors, or one for both sides.
         warm_start: Enqueue a few sensible configurations first (new studies only).
         timeout: Stop starting trials after this many seconds.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda:1"``, ...
@@ -111,7 +120,7 @@ class _Request:
     warmup: Warmup
     fixed: dict[str, Any]
     ranges: dict[str, tuple[float, float]]
-    lr_margin: float
+    lr_margin: Margin
     warm_start: bool
     timeout: float | None
     device: torch.device
@@ -128,8 +137,8 @@ class _Request:
             )
         PRUNERS.get(arguments["pruner"])
         SAMPLERS.get(arguments["sampler"])
-        check_margin(arguments["lr_margin"])
         _check_timeout(arguments["timeout"])
+        _check_seed(arguments["seed"])
         ranges = {k: _pair(k, v) for k, v in (arguments["ranges"] or {}).items()}
         return cls(
             n_trials=arguments["n_trials"],
@@ -143,7 +152,7 @@ class _Request:
             warmup=arguments["warmup"],
             fixed=dict(arguments["fixed"] or {}),
             ranges=ranges,
-            lr_margin=float(arguments["lr_margin"]),
+            lr_margin=margin_pair(arguments["lr_margin"]),
             warm_start=bool(arguments["warm_start"]),
             timeout=arguments["timeout"],
             device=_device(arguments["device"]),
@@ -211,6 +220,10 @@ def _open_study(
             direction=settings.direction,
             load_if_exists=True,
         )
+    if study.trials:
+        # A resumed sampler seeded as before would draw the first trials' values again.
+        resumed = StudySetup(settings.epochs, request.seed + len(study.trials))
+        study.sampler = SAMPLERS.get(request.sampler)(resumed)
     return study
 
 
@@ -305,6 +318,11 @@ def _optimize(
 def _check_count(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, but got {name}={value!r}.")
+
+
+def _check_seed(seed: Any) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32 - 1], but got {seed=}.")
 
 
 def _check_timeout(timeout: Any) -> None:

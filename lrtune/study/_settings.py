@@ -37,7 +37,7 @@ class StudySettings:
         n_trials: The study's trial budget (finished trials, complete or pruned).
         pruner: The pruner's registry name.
         sampler: The sampler's registry name.
-        lr_margin: The factor the range-test bounds were widened by.
+        lr_margin: The factors the range-test bounds were widened by (below, above).
         space: The search space.
         bounds: Each optimizer's range-test bounds and searched LR range.
     """
@@ -52,12 +52,13 @@ class StudySettings:
     n_trials: int
     pruner: str
     sampler: str
-    lr_margin: float
+    lr_margin: tuple[float, float]
     space: SearchSpace
     bounds: Mapping[str, LRBounds] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values["lr_margin"] = list(self.lr_margin)
         values["space"] = self.space.to_dict()
         values["bounds"] = {name: b.to_dict() for name, b in self.bounds.items()}
         return values
@@ -66,6 +67,7 @@ class StudySettings:
     def from_dict(cls, values: Mapping[str, Any]) -> StudySettings:
         values = dict(values)
         values["space"] = SearchSpace.from_dict(values["space"])
+        values["lr_margin"] = tuple(values["lr_margin"])
         values["bounds"] = {n: LRBounds.from_dict(b) for n, b in values["bounds"].items()}
         return cls(**values)
 

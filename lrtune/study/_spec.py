@@ -33,7 +33,7 @@ from lrtune.examples import EXAMPLES
 from lrtune.finder import FinderOptions
 from lrtune.optimizers import OPTIMIZERS
 from lrtune.schedules import SCHEDULES
-from lrtune.study._bounds import LR_MARGIN
+from lrtune.study._bounds import LR_MARGIN, margin_pair
 from lrtune.study._choices import PRUNERS, SAMPLERS
 from lrtune.study._objective import OBJECTIVES, Objective
 from lrtune.study._space import (
@@ -89,7 +89,7 @@ class StudySpec:
     warmup: Warmup = "off"
     fixed: Mapping[str, Any] = field(default_factory=dict)
     ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    lr_margin: float = LR_MARGIN
+    lr_margin: tuple[float, float] = LR_MARGIN
     warm_start: bool = True
     timeout: float | None = None
     device: str = "auto"
@@ -214,10 +214,11 @@ def _seed(key: str, value: Any) -> int:
     return int(value)
 
 
-def _margin(key: str, value: Any) -> float:
-    if not _is_number(value) or not 1 <= value < math.inf:
-        raise _wrong(key, "a number >= 1", value)
-    return float(value)
+def _margin(key: str, value: Any) -> tuple[float, float]:
+    try:
+        return margin_pair(value)
+    except ValueError:
+        raise _wrong(key, "a number >= 1 or a pair [below, above] of numbers >= 1", value) from None
 
 
 def _seconds(key: str, value: Any) -> float:

@@ -47,8 +47,9 @@ def test_range_tests_bound_the_lr_and_are_stored(digits: Task, storage_url: str)
     for name, bounds in settings.bounds.items():
         result = stored[bounds.range_test_id]
         assert (bounds.min_lr, bounds.max_lr) == (result.min_lr, result.max_lr)
-        assert bounds.low == pytest.approx(result.min_lr / LR_MARGIN)
-        assert bounds.high == pytest.approx(result.max_lr * LR_MARGIN)
+        below, above = LR_MARGIN
+        assert bounds.low == pytest.approx(result.min_lr / below)
+        assert bounds.high == pytest.approx(result.max_lr * above)
         assert settings.space.lr[name] == (bounds.low, bounds.high)
     assert len({r.group for r in stored.values()}) == 1
     for trial in study.trials:
@@ -64,12 +65,27 @@ def test_warm_starts_come_first_from_the_range_tests(digits: Task) -> None:
     assert (first["optimizer"], first["schedule"]) == ("adamw", "cosine")
     assert first["lr"] == pytest.approx(bounds["adamw"].suggested_lr)
     assert (second["optimizer"], second["schedule"]) == ("sgd", "onecycle")
-    assert second["lr"] == pytest.approx(bounds["sgd"].max_lr)
+    assert second["lr"] == pytest.approx(bounds["sgd"].min_lr)
+    assert second["schedule_params"]["div_factor"] == 25.0
     assert [t.user_attrs.get("warm_start", False) for t in study.trials[:3]] == [
         True,
         True,
         False,
     ]
+
+
+def test_warm_starts_never_exceed_the_budget(digits: Task) -> None:
+    study = small_study(digits, optuna.storages.InMemoryStorage(), n_trials=1)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE]
+
+
+def test_one_margin_factor_widens_both_sides(digits: Task) -> None:
+    study = small_study(digits, optuna.storages.InMemoryStorage(), lr_margin=3, n_trials=1)
+    settings = read_settings(study)
+    assert settings.lr_margin == (3.0, 3.0)
+    for bounds in settings.bounds.values():
+        assert bounds.low == pytest.approx(bounds.min_lr / 3)
+        assert bounds.high == pytest.approx(bounds.max_lr * 3)
 
 
 def test_budget_is_the_total_and_resuming_continues(digits: Task, tmp_path: Any) -> None:
@@ -84,6 +100,14 @@ def test_budget_is_the_total_and_resuming_continues(digits: Task, tmp_path: Any)
         assert len(store.list_range_tests()) == 2  # the resume ran no new range test
     small_study(digits, url, n_trials=5)
     assert len(finished(optuna.load_study(study_name="digits-mlp", storage=url))) == 5
+
+
+def test_a_resumed_study_does_not_repeat_its_first_draws(digits: Task, tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    small_study(digits, url, n_trials=6, warm_start=False, sampler="random")
+    again = small_study(digits, url, n_trials=9, warm_start=False, sampler="random")
+    lrs = [t.user_attrs["config"]["lr"] for t in again.trials]
+    assert len(set(lrs)) == len(lrs) == 9
 
 
 def test_resuming_with_another_space_is_refused(digits: Task, tmp_path: Any) -> None:
@@ -174,7 +198,9 @@ def test_sampler_and_pruner_by_name(digits: Task) -> None:
         ({"sampler": "cmaes"}, "Unknown sampler 'cmaes'"),
         ({"objective": "accuracy"}, "objective must be one of"),
         ({"lr_margin": 0.5}, "lr_margin must be a number >= 1"),
+        ({"lr_margin": (10, 0.5)}, "a pair \\[below, above\\]"),
         ({"timeout": -1}, "timeout must be a positive number"),
+        ({"seed": -1}, "seed must be an integer"),
         (
             {"device": "cuda:7"}
             if not __import__("torch").cuda.is_available()

@@ -109,7 +109,7 @@ def test_omitted_keys_take_their_defaults() -> None:
         "warmup": "off",
         "fixed": {},
         "ranges": {},
-        "lr_margin": 3.0,
+        "lr_margin": (10.0, 2.0),
         "warm_start": True,
         "timeout": None,
         "device": "auto",
@@ -287,7 +287,7 @@ def test_the_task_is_required() -> None:
         ("task = 3", "task must be a non-empty string, but got 3 (an integer)"),
         ('study_name = ""', "study_name must be a non-empty string, but got ''"),
         ("device = 0", "device must be 'auto' or a torch device"),
-        ("lr_margin = true", "lr_margin must be a number >= 1, but got true (a boolean)"),
+        ("lr_margin = true", "[below, above] of numbers >= 1, but got true (a boolean)"),
         ("finder = 100", "finder must be a table, but got 100 (an integer)"),
         ("fixed = [1]", "fixed must be a table, but got [1] (an array)"),
     ],
@@ -342,8 +342,8 @@ def test_a_listed_twice_candidate_is_refused() -> None:
 @pytest.mark.parametrize(
     ("line", "fragment"),
     [
-        ("lr_margin = 0.5", "lr_margin must be a number >= 1, but got 0.5 (a float)"),
-        ("lr_margin = inf", "lr_margin must be a number >= 1, but got inf"),
+        ("lr_margin = 0.5", "[below, above] of numbers >= 1, but got 0.5 (a float)"),
+        ("lr_margin = inf", "[below, above] of numbers >= 1, but got inf"),
         ("timeout = 0", "timeout must be a positive number of seconds, but got 0"),
         ("timeout = -5.0", "timeout must be a positive number of seconds, but got -5.0"),
         ("timeout = nan", "timeout must be a positive number of seconds, but got nan"),
