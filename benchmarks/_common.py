@@ -5,6 +5,7 @@ Keep this module small and additive: several benchmark scripts import it.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -45,3 +46,16 @@ def write_json(path: Path, data: Any) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
     os.replace(partial, path)
+
+
+def comma_choices(
+    parser: argparse.ArgumentParser, flag: str, value: str | None, allowed: list[str]
+) -> list[str]:
+    """The items of a comma-separated ``value``, each one of ``allowed`` (else a usage error)."""
+    if value is None:
+        return []
+    chosen = [item.strip() for item in value.split(",") if item.strip()]
+    unknown = [item for item in chosen if item not in allowed]
+    if unknown or not chosen:
+        parser.error(f"{flag} {value!r}: choose from {', '.join(allowed)}.")
+    return chosen

@@ -86,7 +86,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 import torch
-from _common import command_line, machine_info, utc_now, write_json
+from _common import comma_choices, command_line, machine_info, utc_now, write_json
 
 from lrtune.examples import EXAMPLES, load_example
 from lrtune.finder import RULES, find_lr_for_task, suggest
@@ -720,8 +720,8 @@ def _case_notes(document: dict[str, Any]) -> list[str]:
 def parse_args(argv: Sequence[str] | None = None) -> Config:
     parser = _parser()
     args = parser.parse_args(argv)
-    tasks = _choices(parser, "--tasks", args.tasks, list(EXAMPLES))
-    optimizers = _choices(parser, "--optimizers", args.optimizers, list(OPTIMIZERS))
+    tasks = comma_choices(parser, "--tasks", args.tasks, list(EXAMPLES))
+    optimizers = comma_choices(parser, "--optimizers", args.optimizers, list(OPTIMIZERS))
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, but got {args.jobs}.")
     default_tasks = QUICK_TASKS if args.quick else tuple(EXAMPLES)
@@ -757,18 +757,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="results JSON (default results/quality.json)")
     parser.add_argument("--cache", type=Path, default=RESULTS / "quality_cache.json")
     return parser
-
-
-def _choices(
-    parser: argparse.ArgumentParser, flag: str, value: str | None, allowed: list[str]
-) -> list[str]:
-    if value is None:
-        return []
-    chosen = [item.strip() for item in value.split(",") if item.strip()]
-    unknown = [item for item in chosen if item not in allowed]
-    if unknown or not chosen:
-        parser.error(f"{flag} {value!r}: choose from {', '.join(allowed)}.")
-    return chosen
 
 
 def run_benchmark(config: Config) -> dict[str, Any]:
