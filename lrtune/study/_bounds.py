@@ -12,6 +12,7 @@ in the bottom tenth of the range on over half the seeds of some tasks.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -99,7 +100,23 @@ def run_range_tests(
             store.save_range_test(result)
         bounds[name] = bounds_from_result(result, name, pair)
         logger.info("range test %s: searching lr in [%.3g, %.3g]", name, *_pair(bounds[name]))
+        if reached_the_end(result):
+            logger.warning(
+                "range test %s: the loss was still falling at end_lr=%g, so max_lr is only "
+                "where the sweep stopped; raise end_lr in [finder], or give '%s.lr' in [ranges]",
+                name,
+                result.options["end_lr"],
+                name,
+            )
     return bounds
+
+
+def reached_the_end(result: FinderResult) -> bool:
+    """Whether ``max_lr`` lies in the sweep's last tenth (in log space): no turn was seen."""
+    start, end = result.options.get("start_lr"), result.options.get("end_lr")
+    if result.max_lr is None or not start or not end or result.stop_reason != "completed":
+        return False
+    return math.log(result.max_lr / start) >= 0.9 * math.log(end / start)
 
 
 def fixed_bounds(optimizer: str, low: float, high: float) -> LRBounds:

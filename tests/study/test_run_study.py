@@ -231,3 +231,26 @@ def test_values_are_finite_and_json_safe(digits: Task) -> None:
     study = small_study(digits, optuna.storages.InMemoryStorage(), n_trials=6)
     for trial in study.trials:
         assert all(v is None or math.isfinite(v) for v in trial.user_attrs["val_losses"])
+
+
+def test_a_range_test_that_never_turned_is_flagged(
+    digits: Task, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Stopping the sweep at 1e-3 leaves Adam's loss still falling at the end.
+    with caplog.at_level("WARNING", logger="lrtune"):
+        small_study(
+            digits,
+            optuna.storages.InMemoryStorage(),
+            optimizers=["adam"],
+            finder_options={"num_iter": 40, "end_lr": 1e-3},
+            n_trials=1,
+        )
+    assert "range test adam: the loss was still falling at end_lr=0.001" in caplog.text
+
+
+def test_a_range_test_that_turned_is_not_flagged(
+    digits: Task, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="lrtune"):
+        small_study(digits, optuna.storages.InMemoryStorage(), optimizers=["adam"], n_trials=1)
+    assert "still falling" not in caplog.text
