@@ -10,7 +10,7 @@ from typing import Any
 import optuna
 
 from lrtune._exceptions import StudyError
-from lrtune.study._bounds import LRBounds
+from lrtune.study._bounds import LRBounds, margin_pair
 from lrtune.study._objective import Objective
 from lrtune.study._space import SearchSpace
 from lrtune.tasks._task import Direction
@@ -56,6 +56,10 @@ class StudySettings:
     space: SearchSpace
     bounds: Mapping[str, LRBounds] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # One factor for both sides is accepted, as run_study accepts it.
+        object.__setattr__(self, "lr_margin", margin_pair(self.lr_margin))
+
     def to_dict(self) -> dict[str, Any]:
         values = {name: getattr(self, name) for name in self.__dataclass_fields__}
         values["lr_margin"] = list(self.lr_margin)
@@ -67,7 +71,6 @@ class StudySettings:
     def from_dict(cls, values: Mapping[str, Any]) -> StudySettings:
         values = dict(values)
         values["space"] = SearchSpace.from_dict(values["space"])
-        values["lr_margin"] = tuple(values["lr_margin"])
         values["bounds"] = {n: LRBounds.from_dict(b) for n, b in values["bounds"].items()}
         return cls(**values)
 
