@@ -211,6 +211,10 @@ def test_an_unreachable_database_is_one_line(task_file: Path, tmp_path: Path) ->
     _assert_one_line_error(invoke("best", "tiny", "--storage", url), "Cannot open storage", 1)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_and_the_same_command_continues(task_file: Path, tmp_path: Path) -> None:
     # A budget far beyond what runs before the signal arrives, even on a fast machine.
     spec = write_spec(tmp_path, task_file, n_trials=2000)
@@ -223,6 +227,9 @@ def test_ctrl_c_stops_and_the_same_command_continues(task_file: Path, tmp_path: 
         text=True,
         cwd=tmp_path,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A shell running CI in the background starts it with SIGINT ignored, and Python
+        # then installs no KeyboardInterrupt handler: give the child a terminal's default.
+        preexec_fn=_default_sigint,
     )
     assert process.stdout is not None
     for line in process.stdout:
