@@ -231,6 +231,5 @@ def report(study_name: str, storage: str | None, out_dir: str, top: int) -> None
     directory = Path(out_dir)
     if directory.exists() and not directory.is_dir():
         raise BadInput(f"--out: '{directory}' is not a folder.")
-    directory.mkdir(parents=True, exist_ok=True)
     for path in write_report(study, directory, top=top):
         click.echo(f"Wrote {path}")

@@ -66,9 +66,6 @@ class TrialObjective:
             raise
         return reporter.finish(run)
 
-    def value_of(self, run: TrainingRun) -> float:
-        return _value(run.val_losses[-1], run.val_metrics[-1], self.objective)
-
 
 class _Reporter:
     """Reports each epoch to Optuna, keeps the per-epoch record, and stores it once."""

@@ -13,6 +13,7 @@ import torch
 from optuna.trial import FrozenTrial, TrialState
 
 from lrtune._exceptions import StudyError
+from lrtune.finder._options import resolve_device
 from lrtune.study._bounds import (
     LR_MARGIN,
     LRBounds,
@@ -28,6 +29,7 @@ from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpa
 from lrtune.study._warm_start import warm_start_params
 from lrtune.tasks import Task, load_task
 from lrtune.tasks._task import Direction
+from lrtune.training._train import steps_per_epoch
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +157,7 @@ class _Request:
             lr_margin=margin_pair(arguments["lr_margin"]),
             warm_start=bool(arguments["warm_start"]),
             timeout=arguments["timeout"],
-            device=_device(arguments["device"]),
+            device=resolve_device(arguments["device"], torch.nn.Module()),
             finder_options=dict(arguments["finder_options"] or {}),
         )
 
@@ -186,7 +188,7 @@ class _Request:
         return StudySettings(
             task=task.name,
             epochs=epochs,
-            steps_per_epoch=_steps_per_epoch(task),
+            steps_per_epoch=steps_per_epoch(task, task.make_train_loader()),
             objective=self.objective,
             metric=metric,
             direction=direction,
@@ -336,25 +338,3 @@ def _pair(name: str, value: Any) -> tuple[float, float]:
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise ValueError(f"ranges[{name!r}] must be [low, high], but got {value!r}.")
     return value[0], value[1]
-
-
-def _device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, but got {device=}.") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r}, but CUDA is not available here.")
-    return resolved
-
-
-def _steps_per_epoch(task: Task) -> int:
-    loader = task.make_train_loader()
-    try:
-        return len(loader)
-    except TypeError:
-        raise ValueError(
-            f"Task {task.name!r}: a study needs a training loader with a length."
-        ) from None

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 
 from lrtune._batch import forward, to_device
 from lrtune.optimizers import OPTIMIZERS
+from lrtune.schedules import Length, build_plan
 from lrtune.tasks import Task
 from lrtune.training._config import TrainingConfig
 from lrtune.training._evaluate import Evaluation, evaluate
@@ -109,7 +110,7 @@ def train(
     trainer = _Trainer.build(task, config, torch.device(device))
     train_loader = task.make_train_loader()
     val_loader = task.make_val_loader()
-    trainer.start_plan(config, epochs, _steps_per_epoch(task, train_loader))
+    trainer.start_plan(task, config, epochs, train_loader)
     val_loader = train_loader if val_loader is None else val_loader
     return trainer.run(train_loader, val_loader, epochs, on_epoch)
 
@@ -144,7 +145,8 @@ def _check_epochs(epochs: int) -> None:
         raise ValueError(f"epochs must be a positive integer, but got {epochs=}.")
 
 
-def _steps_per_epoch(task: Task, loader: DataLoader[Any]) -> int:
+def steps_per_epoch(task: Task, loader: DataLoader[Any]) -> int:
+    """Batches per epoch of ``loader``: what schedule lengths are counted in."""
     try:
         steps = len(loader)
     except TypeError:
@@ -176,17 +178,18 @@ class _Trainer:
         options = family.kwargs(config.optimizer_params)
         return cls(task, model, family(model.parameters(), config.lr, **options), device)
 
-    def start_plan(self, config: TrainingConfig, epochs: int, steps_per_epoch: int) -> None:
+    def start_plan(
+        self, task: Task, config: TrainingConfig, epochs: int, loader: DataLoader[Any]
+    ) -> None:
+        # A constant rate needs no plan, nor a loader with a length.
         if config.schedule == "constant" and config.warmup_ratio is None:
-            return  # nothing to step: the fastest path, and the one benchmarks use
-        from lrtune.schedules import Length, build_plan
-
+            return
         self.plan = build_plan(
             self.optimizer,
             config.schedule,
             config.lr,
             config.schedule_params,
-            Length(epochs, steps_per_epoch),
+            Length(epochs, steps_per_epoch(task, loader)),
             warmup_ratio=config.warmup_ratio,
         )
 

@@ -17,25 +17,11 @@ from lrtune._exceptions import StudyError
 from lrtune.optimizers import OPTIMIZERS
 from lrtune.report import BestConfig, best_code, best_config, best_dict, best_table
 from lrtune.schedules import SCHEDULES
-from lrtune.study import SearchSpace, StudySettings, read_settings, run_study
+from lrtune.study import SearchSpace, StudySettings, read_settings
 from lrtune.tasks import load_task
 from lrtune.training import TrainingConfig, train
 
 EPOCHS = 3
-
-
-@pytest.fixture(scope="module")
-def real_study() -> optuna.Study:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return run_study(
-        "digits-mlp",
-        n_trials=6,
-        epochs=2,
-        storage=optuna.storages.InMemoryStorage(),
-        optimizers=["adamw", "sgd"],
-        schedules=["constant", "cosine", "onecycle"],
-        seed=0,
-    )
 
 
 def synthetic(direction: str, values: list[float | None]) -> optuna.Study:

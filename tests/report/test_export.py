@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -10,22 +11,12 @@ import pytest
 from optuna.trial import TrialState
 
 from lrtune.report import export_trials, trials_frame
-from lrtune.study import run_study
 
 
 @pytest.fixture(scope="module")
-def study() -> optuna.Study:
+def study(study_factory: Callable[[], optuna.Study]) -> optuna.Study:
     """A real study, plus a trial interrupted before it recorded anything."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = run_study(
-        "digits-mlp",
-        n_trials=6,
-        epochs=2,
-        storage=optuna.storages.InMemoryStorage(),
-        optimizers=["adamw", "sgd"],
-        schedules=["constant", "cosine", "onecycle"],
-        seed=0,
-    )
+    study = study_factory()
     study.add_trial(optuna.trial.create_trial(state=TrialState.FAIL))
     return study
 

@@ -21,7 +21,7 @@ from lrtune.report import (
     top_trials,
     trials_frame,
 )
-from lrtune.study import SearchSpace, StudySettings, run_study
+from lrtune.study import SearchSpace, StudySettings
 
 FIXED_COLUMNS = [
     "number",
@@ -40,20 +40,6 @@ FIXED_COLUMNS = [
     "datetime_start",
     "duration_s",
 ]
-
-
-@pytest.fixture(scope="module")
-def real_study() -> optuna.Study:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return run_study(
-        "digits-mlp",
-        n_trials=6,
-        epochs=2,
-        storage=optuna.storages.InMemoryStorage(),
-        optimizers=["adamw", "sgd"],
-        schedules=["constant", "cosine", "onecycle"],
-        seed=0,
-    )
 
 
 def settings(objective: str = "val_loss", direction: str = "minimize") -> StudySettings:

@@ -25,23 +25,8 @@ from lrtune.report import (
     write_report,
 )
 from lrtune.report._study_plots import REPORT_FILES
-from lrtune.study import run_study
 
 LOSS = StudyObjective("val_loss", "minimize")
-
-
-@pytest.fixture(scope="module")
-def real_study() -> optuna.Study:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return run_study(
-        "digits-mlp",
-        n_trials=6,
-        epochs=2,
-        storage=optuna.storages.InMemoryStorage(),
-        optimizers=["adamw", "sgd"],
-        schedules=["constant", "cosine", "onecycle"],
-        seed=0,
-    )
 
 
 def texts(ax: Axes) -> list[str]:

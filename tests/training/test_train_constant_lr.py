@@ -102,3 +102,26 @@ def test_bad_epochs_is_a_value_error() -> None:
 def test_unknown_optimizer_is_a_registry_error() -> None:
     with pytest.raises(RegistryError):
         train_constant_lr(line_task(), "nope", 1e-3)
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(4):
+            x = torch.randn(16, 3, generator=generator)
+            yield x, x.sum(dim=1, keepdim=True)
+
+
+def test_a_constant_rate_needs_no_loader_length_but_a_schedule_does() -> None:
+    from lrtune.training import TrainingConfig, train
+
+    task = Task(
+        name="stream",
+        model=lambda: nn.Linear(3, 1),
+        train_loader=lambda: DataLoader(_Stream(), batch_size=None),
+        criterion=nn.MSELoss(),
+        epochs=2,
+    )
+    assert len(train_constant_lr(task, "sgd", 0.01).val_losses) == 2
+    with pytest.raises(ValueError, match="need a training loader with a length"):
+        train(task, TrainingConfig("sgd", 0.01, schedule="cosine"))
