@@ -19,7 +19,7 @@ from lrtune._exceptions import (
     TaskError,
 )
 from lrtune.finder import FinderResult, StopReason, Suggestion, find_lr
-from lrtune.study import run_study
+from lrtune.study import run_study, run_worker
 from lrtune.tasks import Metric, Task
 
 __version__ = "0.1.0"
@@ -39,4 +39,5 @@ __all__ = [
     "TaskError",
     "find_lr",
     "run_study",
+    "run_worker",
 ]

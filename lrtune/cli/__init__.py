@@ -7,6 +7,7 @@ import click
 from lrtune.cli._common import EXIT_BAD_INPUT, BadInput, handle_errors
 from lrtune.cli._range_tests import examples, find, runs, show
 from lrtune.cli._studies import best, export, report, studies, study
+from lrtune.cli._workers import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,7 +16,7 @@ def cli() -> None:
     """Find learning rates and schedules for PyTorch models."""
 
 
-for _command in (find, runs, show, examples, study, studies, best, export, report):
+for _command in (find, runs, show, examples, study, worker, studies, best, export, report):
     cli.add_command(_command)
 
 

@@ -9,15 +9,20 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from lrtune.cli._common import BadInput, handle_errors, json_option, storage_option
+from lrtune.cli._launch import LocalWorkers, WorkerPlan, parse_devices, plan_workers
+from lrtune.cli._workers import heartbeat_options
+from lrtune.storage._url import shown_url
 
 if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
+
+    from lrtune.storage._studies import Heartbeat
 
 EXIT_INTERRUPTED = 130
 """What a shell reports for a command stopped by Ctrl-C."""
@@ -32,6 +37,12 @@ study_name_argument = click.argument("study_name", metavar="STUDY")
 @click.option("--study-name", help="Default: the spec's study_name, else its file name.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
 @click.option("--device", help="auto, cpu, cuda, cuda:1, ... [default: the spec's, else auto]")
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Run the trials in N local worker processes."
+)
+@click.option("--devices", help="GPUs for the workers, one worker each unless --workers: 0,1")
+@click.option("--create-only", is_flag=True, help="Create the study; let workers run it.")
+@heartbeat_options
 @handle_errors
 def study(
     spec_path: str,
@@ -40,47 +51,119 @@ def study(
     study_name: str | None,
     timeout: float | None,
     device: str | None,
+    workers: int | None,
+    devices: str | None,
+    create_only: bool,
+    heartbeat_interval: int,
+    grace_period: int,
 ) -> None:
     """Create or resume the study described by SPEC (a TOML file, see studies/).
 
-    Ctrl-C stops it; the same command continues where it stopped.
+    Ctrl-C stops it; the same command continues where it stopped. With --workers or
+    --devices the trials run in local worker processes (PostgreSQL needed for several);
+    with --create-only, in `lrtune worker` processes started elsewhere.
     """
+    from lrtune.storage import resolve_url
+    from lrtune.storage._studies import Heartbeat
     from lrtune.study import run_study
     from lrtune.study._spec import load_spec
-    from lrtune.tasks import load_task
 
     overrides = {"n_trials": n_trials, "study_name": study_name, "timeout": timeout}
     overrides["device"] = device
     spec = load_spec(spec_path).with_overrides(
         **{key: value for key, value in overrides.items() if value is not None}
     )
-    task = load_task(spec.resolved_task())
-    _quiet_optuna()
-    progress = _Progress(spec.n_trials)
+    heartbeat = Heartbeat(heartbeat_interval, grace_period)
+    plans = plan_workers(workers, parse_devices(devices), spec.device)
+    url = resolve_url(storage)
+    local = (workers or devices) and not create_only
+    if local:
+        _check_several_workers(url, len(plans))
+    quiet_optuna()
+    progress = Progress(spec.n_trials)
+    kwargs = {**spec.run_kwargs(), "heartbeat": heartbeat}
+    if local or create_only:
+        # The range tests run here, on the first worker's device.
+        kwargs["device"] = f"cuda:{plans[0].gpu}" if plans[0].gpu is not None else plans[0].device
     try:
-        with _log_to_stderr():
-            result = run_study(task, storage=storage, callbacks=[progress], **spec.run_kwargs())
+        with log_to_stderr():
+            result = run_study(
+                spec.resolved_task(),
+                storage=url,
+                callbacks=[progress],
+                create_only=bool(local or create_only),
+                **kwargs,
+            )
     except KeyboardInterrupt:
-        click.echo(
-            f"\nInterrupted after {progress.finished} finished trials; "
-            "run the same command to continue.",
-            err=True,
-        )
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        _interrupted(progress.finished)
+    if create_only:
+        click.echo(f"Created study {result.study_name!r}; start workers with:")
+        click.echo(f"  lrtune worker --study {result.study_name} --storage {shown_url(url)}")
+        return
+    if local:
+        _run_local_workers(result, url, plans, heartbeat)
     _print_best(result)
 
 
-class _Progress:
-    """One line per finished trial: its configuration, its value, and the best so far."""
+def _check_several_workers(url: str, count: int) -> None:
+    from sqlalchemy.engine import make_url
 
-    def __init__(self, budget: int) -> None:
+    if count > 1 and url.startswith("sqlite"):
+        name = make_url(url).database
+        raise BadInput(
+            f"--workers: SQLite ('{name}') serves one worker at a time; store the study in "
+            "PostgreSQL to run several: --storage postgresql://user:password@host/db"
+        )
+
+
+def _run_local_workers(
+    study: optuna.Study, url: str, plans: list[WorkerPlan], heartbeat: Heartbeat
+) -> None:
+    click.echo(f"Starting {len(plans)} workers on study {study.study_name!r}")
+    local = LocalWorkers(study.study_name, url, plans, heartbeat)
+    codes = local.run()
+    if local.signal_received is not None:
+        _interrupted(_finished(study))
+    failed = [
+        f"{plan.label()} exited with {code}"
+        for plan, code in zip(plans, codes, strict=True)
+        if code
+    ]
+    if failed:
+        raise click.ClickException("; ".join(failed))
+
+
+def _interrupted(finished: int) -> NoReturn:
+    click.echo(
+        f"\nInterrupted after {finished} finished trials; run the same command to continue.",
+        err=True,
+    )
+    raise SystemExit(EXIT_INTERRUPTED)
+
+
+def _finished(study: optuna.Study) -> int:
+    from lrtune.study import FINISHED
+
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+class Progress:
+    """One line per finished trial: its configuration, its value, and the best so far.
+
+    Args:
+        budget: The study's budget; ``None``: read from the study at the first trial.
+    """
+
+    def __init__(self, budget: int | None) -> None:
         self.budget = budget
         self.finished = 0
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        from lrtune.study import FINISHED
+        from lrtune.study import read_settings
 
-        self.finished = len(study.get_trials(deepcopy=False, states=FINISHED))
+        if self.budget is None:
+            self.budget = read_settings(study).n_trials
+        self.finished = _finished(study)
         click.echo(f"[{self.finished}/{self.budget}] {_describe(trial)}{_best_so_far(study)}")
 
 
@@ -105,7 +188,7 @@ def _best_so_far(study: optuna.Study) -> str:
     return f"  (best {best.value:.4g}, #{best.number})"
 
 
-def _quiet_optuna() -> None:
+def quiet_optuna() -> None:
     import optuna
 
     # lrtune prints its own line per trial; Optuna's INFO lines would repeat them.
@@ -113,7 +196,7 @@ def _quiet_optuna() -> None:
 
 
 @contextmanager
-def _log_to_stderr() -> Iterator[None]:
+def log_to_stderr() -> Iterator[None]:
     """Show lrtune's INFO log lines (range tests, resuming) on stderr while a study runs."""
     logger = logging.getLogger("lrtune")
     handler = logging.StreamHandler()

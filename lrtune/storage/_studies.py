@@ -2,26 +2,95 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from sqlalchemy import exc
 
 from lrtune._exceptions import NotFoundError, StorageError
-from lrtune.storage._url import engine_arguments, error_reason, resolve_url, shown_url
+from lrtune.storage._resilient import ResilientRDBStorage
+from lrtune.storage._url import (
+    engine_arguments,
+    error_reason,
+    grpc_address,
+    resolve_url,
+    shown_url,
+)
 
 
-def open_study_storage(url: str | None = None) -> optuna.storages.RDBStorage:
-    """Optuna's RDB storage on ``url`` (resolved as ``Storage`` resolves it).
+@dataclass(frozen=True)
+class Heartbeat:
+    """How workers prove they are alive, and when a silent worker's trial is retried.
 
-    PostgreSQL goes through psycopg 3 with ``pool_pre_ping`` so a dropped connection is
-    replaced instead of failing the next query.
+    Args:
+        interval: Seconds between a running trial's heartbeats.
+        grace: Seconds without a heartbeat after which the trial is failed and retried.
+        max_retry: How many times one configuration is retried (a trial that keeps
+            killing its worker, out of memory say, is not retried forever).
+    """
+
+    interval: int = 10
+    grace: int = 40
+    max_retry: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("interval", "grace"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"heartbeat {name} must be a positive integer, not {value!r}.")
+        if self.grace <= self.interval:
+            raise ValueError(
+                f"the grace period ({self.grace} s) must be longer than the heartbeat "
+                f"interval ({self.interval} s), or live trials would be failed."
+            )
+
+
+def open_study_storage(
+    url: str | None = None, *, heartbeat: Heartbeat | None = None
+) -> optuna.storages.BaseStorage:
+    """Optuna's storage on ``url`` (resolved as ``Storage`` resolves it).
+
+    A database URL gives Optuna's RDB storage. PostgreSQL goes through psycopg 3 with
+    ``pool_pre_ping``, and every call is retried with backoff while the database is
+    unreachable (``ResilientRDBStorage``). ``heartbeat`` turns on heartbeats, with stale
+    trials retried. ``grpc://host:port`` connects through ``lrtune storage-proxy``.
     """
     resolved = resolve_url(url)
+    address = grpc_address(resolved)
+    if address is not None:
+        return _grpc_storage(*address)
     target, options = engine_arguments(resolved)
-    with study_errors(f"Cannot open storage {shown_url(resolved)}"):
-        return optuna.storages.RDBStorage(target, engine_kwargs=options)
+    with study_errors(f"Cannot open storage {shown_url(resolved)}"), warnings.catch_warnings():
+        # Optuna marks heartbeats experimental; lrtune relies on them on purpose.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        beats = _heartbeat_arguments(heartbeat)
+        return ResilientRDBStorage(target, engine_kwargs=options, **beats)
+
+
+def _heartbeat_arguments(heartbeat: Heartbeat | None) -> dict[str, Any]:
+    if heartbeat is None:
+        return {}
+    return {
+        "heartbeat_interval": heartbeat.interval,
+        "grace_period": heartbeat.grace,
+        "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(
+            max_retry=heartbeat.max_retry
+        ),
+    }
+
+
+def _grpc_storage(host: str, port: int) -> optuna.storages.BaseStorage:
+    try:
+        from optuna.storages import GrpcStorageProxy
+    except ImportError as error:  # grpcio is missing
+        raise StorageError(f"A grpc:// storage needs grpcio: {error}") from error
+    with study_errors(f"Cannot reach the storage proxy at {host}:{port}"):
+        return GrpcStorageProxy(host=host, port=port)
 
 
 @contextmanager

@@ -42,6 +42,16 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get(STORAGE_ENV_VAR) or DEFAULT_STORAGE
 
 
+def grpc_address(url: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``grpc://host:port`` URL (``lrtune storage-proxy``), else None."""
+    if not url.startswith("grpc://"):
+        return None
+    host, _, port = url.removeprefix("grpc://").rstrip("/").rpartition(":")
+    if not host or not port.isdigit():
+        raise StorageError(f"Malformed storage URL {url!r}: expected grpc://host:port")
+    return host, int(port)
+
+
 def render_url(url: URL) -> str:
     """``url`` as a string fit for messages: the password shown as ``***``."""
     return url.render_as_string(hide_password=True)

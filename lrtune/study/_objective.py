@@ -1,13 +1,15 @@
 """The trial objective: sample a configuration, train it, report every epoch, prune.
 
-Each trial records, as user attributes, its configuration, seed, device, per-epoch
-validation values and learning rates, and why it was pruned. A diverged run (NaN/inf or
+Each trial records, as user attributes, its configuration, seed, host, device (and
+physical GPU), per-epoch validation values and
+learning rates, and why it was pruned. A diverged run (NaN/inf or
 an exploding validation loss) is pruned at once with the reason recorded.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +53,9 @@ class TrialObjective:
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("device", str(self.device))
+        gpu = gpu_label(self.device)
+        if gpu is not None:
+            trial.set_user_attr("gpu", gpu)
         reporter = _Reporter(trial, self.objective)
         try:
             run = train(
@@ -109,6 +114,20 @@ class _Reporter:
         self.val_losses.append(loss)
         self.val_metrics.append(metric)
         self.lrs.append([lr.mean, lr.low, lr.high])
+
+
+def gpu_label(device: torch.device) -> str | None:
+    """The physical GPU a CUDA device is (``"1: NVIDIA H100 80GB HBM3"``), else None.
+
+    A worker started with ``CUDA_VISIBLE_DEVICES=1`` trains on its ``cuda:0``, which is
+    the machine's GPU 1.
+    """
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return None
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")]
+    physical = visible[index] if index < len(visible) and visible[index] else str(index)
+    return f"{physical}: {torch.cuda.get_device_name(index)}"
 
 
 def _value(loss: float, metric: float | None, objective: Objective) -> float:

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
 import torch
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from lrtune._exceptions import StudyError
+from lrtune.examples import EXAMPLES
 from lrtune.finder._options import resolve_device
+from lrtune.storage import open_study_storage, resolve_url
+from lrtune.storage._locks import advisory_lock, lock_key, single_sqlite_worker
+from lrtune.storage._studies import Heartbeat
+from lrtune.storage._url import grpc_address
 from lrtune.study._bounds import (
     LR_MARGIN,
     LRBounds,
@@ -23,18 +30,17 @@ from lrtune.study._bounds import (
     run_range_tests,
 )
 from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
+from lrtune.study._loop import run_trials
 from lrtune.study._objective import OBJECTIVES, Objective, TrialObjective
 from lrtune.study._settings import StudySettings, has_settings, read_settings, write_settings
 from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpace, Warmup
 from lrtune.study._warm_start import warm_start_params
 from lrtune.tasks import Task, load_task
+from lrtune.tasks._loading import _split_attr
 from lrtune.tasks._task import Direction
 from lrtune.training._train import steps_per_epoch
 
 logger = logging.getLogger(__name__)
-
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-"""The trial states a study's budget counts."""
 
 Callback = Callable[[optuna.Study, FrozenTrial], None]
 
@@ -61,6 +67,8 @@ def run_study(
     device: str = "auto",
     finder_options: Mapping[str, Any] | None = None,
     callbacks: Sequence[Callback] = (),
+    heartbeat: Heartbeat | None = Heartbeat(),  # noqa: B008 - frozen, shared safely
+    create_only: bool = False,
 ) -> optuna.Study:
     """Run (or resume) a study of optimizer x schedule x parameters on ``task``.
 
@@ -71,6 +79,11 @@ def run_study(
     range test. The settings and bounds are stored on
     the study; calling again with the same name resumes it until ``n_trials`` trials
     have finished (complete or pruned).
+
+    Workers (``run_worker``, ``lrtune worker``) may run the same study at the same time,
+    on other machines, through a shared PostgreSQL database; the budget holds across all
+    of them. A SIGTERM or SIGINT fails the running trial, queues its configuration for
+    retry and raises ``KeyboardInterrupt``: no trial is left RUNNING.
 
     Args:
         task: A ``Task``, or a task spec (``path/to/task.py``, a module, an example name).
@@ -94,16 +107,26 @@ def run_study(
         timeout: Stop starting trials after this many seconds.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda:1"``, ...
         finder_options: Options for the range tests (``num_iter``, ``end_lr``, ...).
-        callbacks: Called after each trial, as ``study.optimize`` calls them.
+        callbacks: Called after each finished trial, as ``study.optimize`` calls them.
+        heartbeat: Heartbeats of running trials, so that a killed worker's trial is
+            retried (for a storage URL; an Optuna storage object keeps its own).
+        create_only: Create (or check) the study, its range tests and warm starts, and
+            return without running trials: workers will run them.
     """
     request = _Request.check(locals())
+    source = task if isinstance(task, str) else None
     task = load_task(task) if isinstance(task, str) else task
-    settings = request.settings(task)
-    # Range tests are stored in lrtune's tables when the study lives in a database URL.
-    store_url = storage if isinstance(storage, str) or storage is None else False
-    study = _open_study(request, settings, storage, study_name or task.name)
-    settings = _prepare(study, settings, task, request, store_url)
-    _optimize(study, settings, task, request, callbacks)
+    settings = request.settings(task, source)
+    name = study_name or task.name
+    url = None if isinstance(storage, optuna.storages.BaseStorage) else resolve_url(storage)
+    with single_sqlite_worker(url) if url else nullcontext():
+        backend = _backend(storage, url, heartbeat)
+        study = _open_study(request, settings, backend, name)
+        # Two creators of one study at once: the second waits, then finds it created.
+        with advisory_lock(backend, lock_key(f"create:{name}")):
+            settings = _prepare(study, settings, task, request, _range_test_store(url))
+        if not create_only:
+            _optimize(study, settings, task, request, callbacks)
     return study
 
 
@@ -174,7 +197,7 @@ class _Request:
             for name in self.optimizers
         }
 
-    def settings(self, task: Task) -> StudySettings:
+    def settings(self, task: Task, source: str | None = None) -> StudySettings:
         """Settings with placeholder bounds: the space is checked before any range test."""
         epochs = task.epochs if self.epochs is None else self.epochs
         metric = task.metric.name if task.metric is not None else None
@@ -187,6 +210,7 @@ class _Request:
         )
         return StudySettings(
             task=task.name,
+            source=_source(source),
             epochs=epochs,
             steps_per_epoch=steps_per_epoch(task, task.make_train_loader()),
             objective=self.objective,
@@ -201,17 +225,39 @@ class _Request:
         )
 
 
+def _source(source: str | None) -> str | None:
+    """How workers elsewhere load the task: a task file by its absolute path."""
+    if source is None or source in EXAMPLES:
+        return source
+    path, attr = _split_attr(source)
+    if not os.path.isfile(path):
+        return source
+    return os.path.abspath(path) + (f":{attr}" if attr else "")
+
+
+def _backend(
+    storage: str | optuna.storages.BaseStorage | None,
+    url: str | None,
+    heartbeat: Heartbeat | None,
+) -> optuna.storages.BaseStorage:
+    if isinstance(storage, optuna.storages.BaseStorage):
+        return storage
+    return open_study_storage(url, heartbeat=heartbeat)
+
+
+def _range_test_store(url: str | None) -> str | bool:
+    """Where range tests are stored: lrtune's tables in the study's database, if it has one."""
+    return url if url is not None and grpc_address(url) is None else False
+
+
 def _open_study(
     request: _Request,
     settings: StudySettings,
-    storage: str | optuna.storages.BaseStorage | None,
+    backend: optuna.storages.BaseStorage,
     name: str,
 ) -> optuna.Study:
-    from lrtune.storage import open_study_storage
     from lrtune.storage._studies import study_errors
 
-    backend = storage if isinstance(storage, optuna.storages.BaseStorage) else None
-    backend = backend or open_study_storage(storage if isinstance(storage, str) else None)
     setup = StudySetup(settings.epochs, request.seed)
     with study_errors(f"Cannot open study {name!r}"):
         study = optuna.create_study(
@@ -234,7 +280,7 @@ def _prepare(
     settings: StudySettings,
     task: Task,
     request: _Request,
-    store_url: str | bool | None,
+    store_url: str | bool,
 ) -> StudySettings:
     """New study: range tests, settings and warm starts. Resumed study: check and load."""
     if has_settings(study):
@@ -261,7 +307,7 @@ def _prepare(
     return settings
 
 
-def _bounds(task: Task, request: _Request, store_url: str | bool | None) -> dict[str, LRBounds]:
+def _bounds(task: Task, request: _Request, store_url: str | bool) -> dict[str, LRBounds]:
     given = request.given_bounds()
     pending = [name for name in request.optimizers if f"{name}.lr" not in request.ranges]
     if not pending:
@@ -276,7 +322,7 @@ def _run_range_tests(
     task: Task,
     optimizers: Sequence[str],
     request: _Request,
-    store_url: str | bool | None,
+    store_url: str | bool,
     group: str,
     options: dict[str, Any],
 ) -> dict[str, LRBounds]:
@@ -285,7 +331,7 @@ def _run_range_tests(
     arguments = {"margin": request.lr_margin, "seed": request.seed, "group": group, **options}
     if store_url is False:  # an Optuna storage object: no lrtune database to store into
         return run_range_tests(task, optimizers, **arguments)
-    with Storage(store_url if isinstance(store_url, str) else None) as store:
+    with Storage(str(store_url)) as store:
         return run_range_tests(task, optimizers, store=store, **arguments)
 
 
@@ -304,17 +350,16 @@ def _optimize(
     request: _Request,
     callbacks: Sequence[Callback],
 ) -> None:
-    finished = sum(1 for t in study.get_trials(deepcopy=False, states=FINISHED))
-    remaining = settings.n_trials - finished
-    if remaining <= 0:
-        logger.info("study %s already has %d finished trials", study.study_name, finished)
-        return
     objective = TrialObjective(
         task, settings.space, settings.epochs, settings.objective, settings.seed, request.device
     )
-    study.optimize(
-        objective, n_trials=remaining, timeout=request.timeout, callbacks=list(callbacks)
+    outcome = run_trials(
+        study, objective, budget=settings.n_trials, callbacks=callbacks, timeout=request.timeout
     )
+    if outcome.stopped_by is not None:
+        raise KeyboardInterrupt(outcome.stopped_by)
+    if outcome.trials == 0 and outcome.finished >= settings.n_trials:
+        logger.info("study %s already has %d finished trials", study.study_name, outcome.finished)
 
 
 def _check_count(name: str, value: Any) -> None:

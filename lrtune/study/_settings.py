@@ -40,6 +40,8 @@ class StudySettings:
         lr_margin: The factors the range-test bounds were widened by (below, above).
         space: The search space.
         bounds: Each optimizer's range-test bounds and searched LR range.
+        source: How a worker loads the task: an example name, a task file's absolute
+            path, or a module (``None``: by ``task``, its name).
     """
 
     task: str
@@ -55,6 +57,7 @@ class StudySettings:
     lr_margin: tuple[float, float]
     space: SearchSpace
     bounds: Mapping[str, LRBounds] = field(default_factory=dict)
+    source: str | None = None
 
     def __post_init__(self) -> None:
         # One factor for both sides is accepted, as run_study accepts it.

@@ -117,11 +117,11 @@ def test_omitted_keys_take_their_defaults() -> None:
     }
 
 
-def test_run_kwargs_are_exactly_run_studys_keywords_but_storage_and_callbacks() -> None:
+def test_run_kwargs_are_exactly_run_studys_keywords_but_how_and_where_it_runs() -> None:
     parameters = inspect.signature(run_study).parameters
     keywords = {name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
     kwargs = parse_spec(TASK, SPEC_PATH).run_kwargs()
-    assert set(kwargs) == keywords - {"storage", "callbacks"}
+    assert set(kwargs) == keywords - {"storage", "callbacks", "heartbeat", "create_only"}
 
 
 def test_defaults_agree_with_run_studys_own() -> None:

@@ -1,0 +1,142 @@
+"""Surviving a database that restarts or drops connections: retries with backoff.
+
+``pool_pre_ping`` replaces a connection that died while idle in the pool. A connection that
+dies in the middle of a query, or a server that is down for a few seconds, still fails that
+query; ``ResilientRDBStorage`` retries each storage call on such errors, with exponential
+backoff, until ``RECONNECT_TIMEOUT_S`` has passed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import optuna
+from optuna.exceptions import StorageInternalError, UpdateFinishedTrialError
+from optuna.trial import TrialState
+from sqlalchemy import exc
+
+from lrtune._exceptions import StorageError
+from lrtune.storage._url import error_reason
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RECONNECT_TIMEOUT_S = 120.0
+"""How long a storage call keeps retrying an unreachable database before giving up."""
+FIRST_DELAY_S = 0.25
+MAX_DELAY_S = 8.0
+
+# The storage calls a worker makes; each is retried on its own. Writes are retried too:
+# a write whose commit was lost with its connection was rolled back by the server.
+_RETRIED = (
+    "create_new_study",
+    "set_study_user_attr",
+    "set_study_system_attr",
+    "get_study_id_from_name",
+    "get_study_name_from_id",
+    "get_study_directions",
+    "get_study_user_attrs",
+    "get_study_system_attrs",
+    "get_all_studies",
+    "create_new_trial",
+    "set_trial_param",
+    "get_trial_param",
+    "set_trial_intermediate_value",
+    "set_trial_user_attr",
+    "set_trial_system_attr",
+    "get_trial_id_from_study_id_trial_number",
+    "get_trial_user_attrs",
+    "get_trial_system_attrs",
+    "get_trial",
+    "get_all_trials",
+    "get_best_trial",
+    "record_heartbeat",
+    "_get_stale_trial_ids",
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` says the database could not be reached, rather than refused a query."""
+    if isinstance(error, StorageInternalError):
+        error = error.__cause__ or error
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, (exc.OperationalError, exc.InterfaceError))
+
+
+def call_with_retries(call: Callable[[], T], what: str, timeout: float = RECONNECT_TIMEOUT_S) -> T:
+    """``call()``, retried with exponential backoff while the database is unreachable.
+
+    Raises:
+        StorageError: Still unreachable after ``timeout`` seconds (one line, with the reason).
+    """
+    deadline = time.monotonic() + timeout
+    delay = FIRST_DELAY_S
+    while True:
+        try:
+            return call()
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            reason = error_reason(error.__cause__ or error)
+            if time.monotonic() + delay > deadline:
+                raise StorageError(
+                    f"The database stayed unreachable for {timeout:.0f} s ({what}): {reason}"
+                ) from error
+            logger.warning("database unreachable (%s); retrying in %.1f s", reason, delay)
+        # Jitter, so that many workers cut off together do not all come back together.
+        time.sleep(delay * random.uniform(0.5, 1.0))
+        delay = min(delay * 2, MAX_DELAY_S)
+
+
+def _retrying(name: str) -> Callable[..., Any]:
+    method = getattr(optuna.storages.RDBStorage, name)
+
+    @functools.wraps(method)
+    def wrapper(self: ResilientRDBStorage, *args: Any, **kwargs: Any) -> Any:
+        return call_with_retries(lambda: method(self, *args, **kwargs), name, self.reconnect_s)
+
+    return wrapper
+
+
+class ResilientRDBStorage(optuna.storages.RDBStorage):
+    """Optuna's RDB storage whose calls outlast a database restart or a dropped connection.
+
+    Args:
+        reconnect_s: How long one call keeps retrying an unreachable database.
+        Other arguments are ``RDBStorage``'s.
+    """
+
+    def __init__(self, *args: Any, reconnect_s: float = RECONNECT_TIMEOUT_S, **kwargs: Any):
+        self.reconnect_s = reconnect_s
+        super().__init__(*args, **kwargs)
+
+    def set_trial_state_values(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        attempts = 0
+
+        def call() -> bool:
+            nonlocal attempts
+            attempts += 1
+            try:
+                return super(ResilientRDBStorage, self).set_trial_state_values(
+                    trial_id, state, values
+                )
+            except UpdateFinishedTrialError:
+                # A retry after a commit whose reply was lost finds its own write done.
+                if attempts > 1 and self.get_trial(trial_id).state == state:
+                    return True
+                raise
+
+        return call_with_retries(call, "set_trial_state_values", self.reconnect_s)
+
+
+for _name in _RETRIED:
+    setattr(ResilientRDBStorage, _name, _retrying(_name))

@@ -1,0 +1,102 @@
+"""Claiming trials so that a study's budget holds across any number of workers.
+
+A worker claims its next trial under the study's lock: it fails the trials whose worker
+went silent (queuing them for retry), counts finished and running trials, and only then
+takes a queued trial or creates a new one. N workers on a budget of 40 finish exactly 40
+trials: a worker never starts a trial that could take the study past its budget, and
+waits instead while the trials still running might fail and need retrying.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+from optuna.trial import TrialState
+from sqlalchemy import text
+
+from lrtune.storage._locks import advisory_lock, lock_key
+from lrtune.storage._resilient import call_with_retries
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+"""The trial states a study's budget counts."""
+
+_COUNT_SQL = text("SELECT state, COUNT(*) FROM trials WHERE study_id = :study_id GROUP BY state")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker got when it asked for work.
+
+    Args:
+        trial_id: The claimed trial's storage id (None when there is nothing to start).
+        finished: Trials finished (complete or pruned) when the claim was made.
+        running: Trials running elsewhere when the claim was made.
+    """
+
+    trial_id: int | None
+    finished: int
+    running: int
+
+    def done(self, budget: int) -> bool:
+        return self.finished >= budget
+
+
+def claim_trial(study: optuna.Study, budget: int) -> Claim:
+    """Claim the next trial of ``study`` if its budget allows one (see the module's doc)."""
+    storage = study._storage
+    with advisory_lock(storage, lock_key(f"budget:{study.study_name}")):
+        fail_stale_trials(study)
+        counts = count_states(study)
+        finished = sum(counts[state] for state in FINISHED)
+        running = counts[TrialState.RUNNING]
+        if finished + running >= budget:
+            return Claim(None, finished, running)
+        trial_id = _pop_waiting(study)
+        if trial_id is None:  # (ids start at 0: no `or` here)
+            trial_id = storage.create_new_trial(study._study_id)
+        if is_heartbeat_enabled(storage):
+            # The first beat at once: a trial with none is never judged stale.
+            assert isinstance(storage, BaseHeartbeat)
+            storage.record_heartbeat(trial_id)
+        return Claim(trial_id, finished, running)
+
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Fail the running trials whose heartbeat stopped, and queue each for retry."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def count_states(study: optuna.Study) -> Counter[TrialState]:
+    """How many trials of ``study`` are in each state, counted by the database if it can."""
+    engine = getattr(study._storage, "engine", None)
+    if engine is None:
+        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+        return Counter(trial.state for trial in trials)
+
+    def query() -> Counter[TrialState]:
+        with engine.connect() as connection:
+            rows = connection.execute(_COUNT_SQL, {"study_id": study._study_id})
+            return Counter({TrialState[str(state)]: int(n) for state, n in rows})
+
+    return call_with_retries(query, "counting trials")
+
+
+def _pop_waiting(study: optuna.Study) -> int | None:
+    """Take the oldest queued trial (a warm start or a retry), as ``Study.ask`` would."""
+    storage = study._storage
+    for trial in storage.get_all_trials(
+        study._study_id, deepcopy=False, states=(TrialState.WAITING,)
+    ):
+        try:
+            if storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+                return trial._trial_id
+        except UpdateFinishedTrialError:
+            continue
+    return None

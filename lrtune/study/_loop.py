@@ -1,0 +1,191 @@
+"""The trial loop: claim trials within the study's budget, run each with a heartbeat, and
+stop cleanly on a signal.
+
+Every process runs this loop, whether ``lrtune study`` runs the trials itself or
+``lrtune worker`` processes on many machines share them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+from optuna.trial import FrozenTrial, TrialState
+
+from lrtune.study._gate import claim_trial
+from lrtune.study._signals import StopSignals, WorkerStopped
+
+logger = logging.getLogger(__name__)
+
+Callback = Callable[[optuna.Study, FrozenTrial], None]
+Objective = Callable[[optuna.Trial], float]
+
+POLL_S = 2.0
+"""How often an idle worker looks again while the last trials run elsewhere."""
+RETRY_AFTER_STOP = 3
+"""How many times a configuration interrupted by SIGTERM/SIGINT is queued again."""
+
+
+@dataclass(frozen=True)
+class WorkerOutcome:
+    """How a worker's loop ended.
+
+    Args:
+        trials: Trials this worker finished (complete or pruned).
+        finished: The study's finished trials when the worker last looked.
+        budget: The study's budget of finished trials.
+        stopped_by: The signal that stopped the worker (``"SIGTERM"``), if one did.
+        timed_out: Whether the worker stopped because its ``timeout`` passed.
+    """
+
+    trials: int
+    finished: int
+    budget: int
+    stopped_by: str | None = None
+    timed_out: bool = False
+
+
+def run_trials(
+    study: optuna.Study,
+    objective: Objective,
+    *,
+    budget: int,
+    callbacks: Sequence[Callback] = (),
+    timeout: float | None = None,
+    poll_s: float = POLL_S,
+) -> WorkerOutcome:
+    """Run trials of ``study`` until it has ``budget`` finished ones, a signal, or timeout.
+
+    SIGTERM or SIGINT during a trial fails that trial and queues its configuration for
+    retry before returning; the trial is never left RUNNING. An exception in the objective
+    fails its trial and is raised.
+    """
+    started = time.monotonic()
+    mine = 0
+    with StopSignals() as signals:
+        while True:
+            if signals.received is not None:
+                return WorkerOutcome(mine, _finished(study), budget, stopped_by=signals.received)
+            if timeout is not None and time.monotonic() - started > timeout:
+                return WorkerOutcome(mine, _finished(study), budget, timed_out=True)
+            claim = claim_trial(study, budget)
+            if claim.done(budget):
+                return WorkerOutcome(mine, claim.finished, budget)
+            if claim.trial_id is None:
+                logger.info("waiting: %d trials still running elsewhere", claim.running)
+                signals.sleep(poll_s)
+                continue
+            frozen = _run_one(study, claim.trial_id, objective, signals)
+            if frozen is None:
+                continue
+            mine += 1
+            for callback in callbacks:
+                callback(study, frozen)
+
+
+def _run_one(
+    study: optuna.Study, trial_id: int, objective: Objective, signals: StopSignals
+) -> FrozenTrial | None:
+    """Run one claimed trial; its frozen record once told, or None if it did not finish."""
+    trial = optuna.Trial(study, trial_id)
+    _note_retry(study, trial)
+    with ExitStack() as stack:
+        stack.enter_context(_Heartbeat(study._storage, trial_id))
+        try:
+            with signals.trial():
+                value = objective(trial)
+        except optuna.TrialPruned:
+            return _tell(study, trial, state=TrialState.PRUNED)
+        except WorkerStopped as stop:
+            stack.close()  # no heartbeat for a trial about to be failed
+            _fail_and_requeue(study, trial, str(stop))
+            return None
+        except Exception:
+            _tell(study, trial, state=TrialState.FAIL)
+            raise
+    return _tell(study, trial, value=value)
+
+
+def _tell(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    *,
+    value: float | None = None,
+    state: TrialState | None = None,
+) -> FrozenTrial | None:
+    try:
+        frozen = study.tell(trial, value, state=state)
+    except UpdateFinishedTrialError:
+        # Another worker failed it while this one could not reach the database for longer
+        # than the grace period; its retry runs elsewhere.
+        logger.warning("trial #%d was failed as stale meanwhile; not counted", trial.number)
+        return None
+    return frozen if frozen.state in (TrialState.COMPLETE, TrialState.PRUNED) else None
+
+
+def _fail_and_requeue(study: optuna.Study, trial: optuna.Trial, signal_name: str) -> None:
+    trial.set_user_attr("stopped_by", signal_name)
+    frozen = study.tell(trial, state=TrialState.FAIL)
+    RetryHeartbeatStaleTrialCallback(max_retry=RETRY_AFTER_STOP)(study, frozen)
+    logger.warning("%s: trial #%d failed and queued for retry", signal_name, trial.number)
+
+
+def _note_retry(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Record which trial this one retries, if its worker died or was stopped."""
+    frozen = study._storage.get_trial(trial._trial_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retried = RetryHeartbeatStaleTrialCallback.retried_trial_number(frozen)
+    if retried is not None:
+        trial.set_user_attr("retry_of", retried)
+
+
+def _finished(study: optuna.Study) -> int:
+    from lrtune.study._gate import FINISHED, count_states
+
+    counts = count_states(study)
+    return sum(counts[state] for state in FINISHED)
+
+
+class _Heartbeat:
+    """Beats for one trial in a thread while the block runs, if the storage has heartbeats.
+
+    A beat that cannot reach the database is retried by the storage; if the trial is
+    failed as stale meanwhile, telling it later is refused and the worker goes on.
+    """
+
+    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
+        self.storage = storage
+        self.trial_id = trial_id
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Heartbeat:
+        if is_heartbeat_enabled(self.storage):
+            self._thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _beat(self) -> None:
+        assert isinstance(self.storage, BaseHeartbeat)
+        interval = self.storage.get_heartbeat_interval() or 1
+        while not self._stop.wait(interval):
+            try:
+                self.storage.record_heartbeat(self.trial_id)
+            except Exception as error:
+                logger.warning("heartbeat of trial %d failed: %s", self.trial_id, error)

@@ -1,0 +1,90 @@
+"""``run_worker``: join an existing study and run its trials alongside any other workers.
+
+A worker needs only the study's name and database: the task, search space, epochs,
+objective, pruner and sampler are read from the settings its creator stored on it, so
+every worker trains and judges trials the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+
+import optuna
+import torch
+
+from lrtune.finder._options import resolve_device
+from lrtune.storage import load_study, open_study_storage, resolve_url
+from lrtune.storage._locks import single_sqlite_worker
+from lrtune.storage._studies import Heartbeat
+from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
+from lrtune.study._loop import Callback, WorkerOutcome, run_trials
+from lrtune.study._objective import TrialObjective
+from lrtune.study._settings import StudySettings, read_settings
+from lrtune.tasks import Task, load_task
+
+logger = logging.getLogger(__name__)
+
+
+def run_worker(
+    study_name: str,
+    *,
+    storage: str | None = None,
+    device: str = "auto",
+    task: Task | str | None = None,
+    heartbeat: Heartbeat | None = Heartbeat(),  # noqa: B008 - frozen, shared safely
+    timeout: float | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> WorkerOutcome:
+    """Run trials of the study ``study_name`` until its budget is met or a signal stops it.
+
+    Args:
+        study_name: A study created by ``run_study`` (or ``lrtune study``).
+        storage: The study's database URL, or ``grpc://host:port`` for
+            ``lrtune storage-proxy`` (default as ``lrtune.storage``).
+        device: ``"auto"``, ``"cpu"``, ``"cuda:1"``, ...
+        task: The task, when the stored one cannot be loaded here (a task file kept at
+            another path on this machine, say).
+        heartbeat: Heartbeats of running trials, so that a killed worker's trial is retried.
+        timeout: Stop claiming trials after this many seconds.
+        callbacks: Called after each trial this worker finishes.
+
+    Returns:
+        How many trials this worker finished, and whether a signal stopped it.
+    """
+    url = resolve_url(storage)
+    with single_sqlite_worker(url):
+        study = load_study(study_name, open_study_storage(url, heartbeat=heartbeat))
+        settings = read_settings(study)
+        loaded = _task(settings, task)
+        _check_task(settings, loaded)
+        _set_sampler_and_pruner(study, settings)
+        target = resolve_device(device, torch.nn.Module())
+        objective = TrialObjective(
+            loaded, settings.space, settings.epochs, settings.objective, settings.seed, target
+        )
+        logger.info("worker joined study %s on %s", study_name, target)
+        return run_trials(
+            study, objective, budget=settings.n_trials, callbacks=callbacks, timeout=timeout
+        )
+
+
+def _task(settings: StudySettings, task: Task | str | None) -> Task:
+    if isinstance(task, Task):
+        return task
+    return load_task(task or settings.source or settings.task)
+
+
+def _check_task(settings: StudySettings, task: Task) -> None:
+    if task.name != settings.task:
+        raise ValueError(
+            f"the study trains task {settings.task!r}, but the task given is {task.name!r}."
+        )
+
+
+def _set_sampler_and_pruner(study: optuna.Study, settings: StudySettings) -> None:
+    # A seed of the worker's own: workers seeded alike would sample alike.
+    setup = StudySetup(settings.epochs, secrets.randbelow(2**32))
+    study.sampler = SAMPLERS.get(settings.sampler)(setup)
+    study.pruner = PRUNERS.get(settings.pruner)(setup)
