@@ -31,8 +31,12 @@ def postgres_admin_engine() -> Iterator[Engine]:
     """An AUTOCOMMIT engine on the server's admin database, to create and drop databases."""
     errors = []
     for url in POSTGRES_ADMIN_URLS:
+        # pool_pre_ping: the worker tests restart the server, killing pooled connections.
         engine = sqlalchemy.create_engine(
-            url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+            url,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"connect_timeout": 5},
+            pool_pre_ping=True,
         )
         try:
             with engine.connect():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from lrtune.cli._common import EXIT_BAD_INPUT, BadInput, handle_errors
+from lrtune.cli._proxy import storage_proxy
 from lrtune.cli._range_tests import examples, find, runs, show
 from lrtune.cli._studies import best, export, report, studies, study
 from lrtune.cli._workers import worker
@@ -16,7 +17,19 @@ def cli() -> None:
     """Find learning rates and schedules for PyTorch models."""
 
 
-for _command in (find, runs, show, examples, study, worker, studies, best, export, report):
+for _command in (
+    find,
+    runs,
+    show,
+    examples,
+    study,
+    worker,
+    studies,
+    best,
+    export,
+    report,
+    storage_proxy,
+):
     cli.add_command(_command)
 
 

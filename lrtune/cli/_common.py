@@ -42,8 +42,22 @@ def handle_errors(command: F) -> F:
         except (RuntimeError, TypeError) as error:
             # Shape mismatches and the like in the user's model or data.
             raise click.ClickException(f"{type(error).__name__}: {_one_line(error)}") from error
+        except Exception as error:
+            if not type(error).__module__.startswith("grpc"):
+                raise
+            # The gRPC storage proxy went away or failed mid-run.
+            raise click.ClickException(f"The storage proxy failed: {_rpc_reason(error)}") from error
 
     return wrapper  # type: ignore[return-value]
+
+
+def _rpc_reason(error: Exception) -> str:
+    details = getattr(error, "details", None)
+    code = getattr(error, "code", None)
+    text = details() if callable(details) else str(error)
+    name = getattr(code(), "name", "") if callable(code) else ""
+    reason = f"{name} {text}".strip()
+    return reason.splitlines()[0] if reason else type(error).__name__
 
 
 storage_option = click.option(

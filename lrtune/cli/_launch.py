@@ -30,6 +30,10 @@ class WorkerPlan:
     device: str
     gpu: str | None = None
 
+    def torch_device(self) -> str:
+        """The device as this process, which sees every GPU, names it."""
+        return f"cuda:{self.gpu}" if self.gpu is not None else self.device
+
     def label(self) -> str:
         return f"w{self.index}" + (f"/gpu{self.gpu}" if self.gpu is not None else "")
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from lrtune.storage._studies import Heartbeat
+    from lrtune.study import StudySpec
 
 EXIT_INTERRUPTED = 130
 """What a shell reports for a command stopped by Ctrl-C."""
@@ -65,37 +66,18 @@ def study(
     """
     from lrtune.storage import resolve_url
     from lrtune.storage._studies import Heartbeat
-    from lrtune.study import run_study
-    from lrtune.study._spec import load_spec
 
     overrides = {"n_trials": n_trials, "study_name": study_name, "timeout": timeout}
-    overrides["device"] = device
-    spec = load_spec(spec_path).with_overrides(
-        **{key: value for key, value in overrides.items() if value is not None}
-    )
+    spec = _load_spec(spec_path, **overrides, device=device)
     heartbeat = Heartbeat(heartbeat_interval, grace_period)
     plans = plan_workers(workers, parse_devices(devices), spec.device)
     url = resolve_url(storage)
-    local = (workers or devices) and not create_only
+    local = bool(workers or devices) and not create_only
     if local:
         _check_several_workers(url, len(plans))
-    quiet_optuna()
-    progress = Progress(spec.n_trials)
-    kwargs = {**spec.run_kwargs(), "heartbeat": heartbeat}
-    if local or create_only:
-        # The range tests run here, on the first worker's device.
-        kwargs["device"] = f"cuda:{plans[0].gpu}" if plans[0].gpu is not None else plans[0].device
-    try:
-        with log_to_stderr():
-            result = run_study(
-                spec.resolved_task(),
-                storage=url,
-                callbacks=[progress],
-                create_only=bool(local or create_only),
-                **kwargs,
-            )
-    except KeyboardInterrupt:
-        _interrupted(progress.finished)
+    # With workers elsewhere, only the range tests run here, on the first worker's device.
+    device_here = plans[0].torch_device() if local or create_only else spec.device
+    result = _run(spec, url, heartbeat, device_here, create_only=local or create_only)
     if create_only:
         click.echo(f"Created study {result.study_name!r}; start workers with:")
         click.echo(f"  lrtune worker --study {result.study_name} --storage {shown_url(url)}")
@@ -103,6 +85,35 @@ def study(
     if local:
         _run_local_workers(result, url, plans, heartbeat)
     _print_best(result)
+
+
+def _load_spec(path: str, **overrides: object) -> StudySpec:
+    from lrtune.study._spec import load_spec
+
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return load_spec(path).with_overrides(**given)
+
+
+def _run(
+    spec: StudySpec, url: str, heartbeat: Heartbeat, device: str, *, create_only: bool
+) -> optuna.Study:
+    """Create or resume the study; run its trials here unless ``create_only``."""
+    from lrtune.study import run_study
+
+    quiet_optuna()
+    progress = Progress(spec.n_trials)
+    kwargs = {**spec.run_kwargs(), "heartbeat": heartbeat, "device": device}
+    try:
+        with log_to_stderr():
+            return run_study(
+                spec.resolved_task(),
+                storage=url,
+                callbacks=[progress],
+                create_only=create_only,
+                **kwargs,
+            )
+    except KeyboardInterrupt:
+        _interrupted(progress.finished)
 
 
 def _check_several_workers(url: str, count: int) -> None:

@@ -11,10 +11,22 @@ from pathlib import Path
 
 import optuna
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from lrtune._exceptions import StorageError
 from lrtune.storage._resilient import call_with_retries
+
+
+def database_engine(storage: optuna.storages.BaseStorage) -> Engine | None:
+    """The SQLAlchemy engine under an Optuna storage, if it has one.
+
+    A study wraps an RDB storage in Optuna's trial cache; the engine is on the storage
+    beneath.
+    """
+    backend = getattr(storage, "_backend", storage)
+    engine = getattr(backend, "engine", None)
+    return engine if isinstance(engine, Engine) else None
+
 
 LOCK_NAMESPACE = 0x6C72
 """The first key of lrtune's PostgreSQL advisory locks ("lr"), apart from other users'."""
@@ -26,16 +38,17 @@ def lock_key(name: str) -> int:
 
 
 @contextlib.contextmanager
-def advisory_lock(storage: optuna.storages.BaseStorage, key: int) -> Iterator[None]:
+def advisory_lock(storage: optuna.storages.BaseStorage, key: int) -> Iterator[bool]:
     """Hold PostgreSQL's advisory lock ``(LOCK_NAMESPACE, key)`` in the block.
 
     Every worker on the same database waits for it in turn. A worker that dies holding it
-    loses its connection, and the server releases the lock. On any other storage (SQLite,
-    which serves one worker; the gRPC proxy) the block runs unlocked.
+    loses its connection, and the server releases the lock. Yields whether the block is
+    serialized: also on SQLite, which serves one worker (``single_sqlite_worker``), but
+    not through the gRPC proxy, where the block runs unlocked.
     """
-    engine = getattr(storage, "engine", None)
+    engine = database_engine(storage)
     if engine is None or engine.dialect.name != "postgresql":
-        yield
+        yield engine is not None and engine.dialect.name == "sqlite"
         return
     connection = call_with_retries(engine.connect, "advisory lock")
     try:
@@ -45,7 +58,7 @@ def advisory_lock(storage: optuna.storages.BaseStorage, key: int) -> Iterator[No
             ),
             "advisory lock",
         )
-        yield
+        yield True
     finally:
         # A dropped connection has released the lock already.
         with contextlib.suppress(Exception):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import optuna
-from optuna.exceptions import StorageInternalError, UpdateFinishedTrialError
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 from sqlalchemy import exc
 
@@ -31,6 +31,11 @@ RECONNECT_TIMEOUT_S = 120.0
 """How long a storage call keeps retrying an unreachable database before giving up."""
 FIRST_DELAY_S = 0.25
 MAX_DELAY_S = 8.0
+
+_CHAIN_DEPTH = 6
+# A lost connection, a server that refuses or shuts down connections, and a session left
+# holding a connection that died mid-transaction.
+_TRANSIENT = (exc.OperationalError, exc.InterfaceError, exc.PendingRollbackError)
 
 # The storage calls a worker makes; each is retried on its own. Writes are retried too:
 # a write whose commit was lost with its connection was rolled back by the server.
@@ -62,12 +67,20 @@ _RETRIED = (
 
 
 def is_transient(error: BaseException) -> bool:
-    """Whether ``error`` says the database could not be reached, rather than refused a query."""
-    if isinstance(error, StorageInternalError):
-        error = error.__cause__ or error
-    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, (exc.OperationalError, exc.InterfaceError))
+    """Whether ``error`` says the database could not be reached, rather than refused a query.
+
+    The cause chain is followed: Optuna wraps SQLAlchemy's errors, which wrap the driver's.
+    """
+    seen: BaseException | None = error
+    for _ in range(_CHAIN_DEPTH):
+        if seen is None:
+            return False
+        if isinstance(seen, exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, _TRANSIENT):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def call_with_retries(call: Callable[[], T], what: str, timeout: float = RECONNECT_TIMEOUT_S) -> T:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,10 @@ from lrtune.storage._url import (
     resolve_url,
     shown_url,
 )
+
+logger = logging.getLogger(__name__)
+
+GRPC_CONNECT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -89,8 +94,23 @@ def _grpc_storage(host: str, port: int) -> optuna.storages.BaseStorage:
         from optuna.storages import GrpcStorageProxy
     except ImportError as error:  # grpcio is missing
         raise StorageError(f"A grpc:// storage needs grpcio: {error}") from error
-    with study_errors(f"Cannot reach the storage proxy at {host}:{port}"):
-        return GrpcStorageProxy(host=host, port=port)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        proxy = GrpcStorageProxy(host=host, port=port)
+    try:
+        # The proxy connects lazily; fail here, in one line, rather than at the first call.
+        proxy.wait_server_ready(timeout=GRPC_CONNECT_TIMEOUT_S)
+    except ConnectionError as error:
+        proxy.close()
+        raise StorageError(
+            f"Cannot reach the storage proxy at grpc://{host}:{port} "
+            f"(no answer in {GRPC_CONNECT_TIMEOUT_S:.0f} s): is `lrtune storage-proxy` running?"
+        ) from error
+    logger.warning(
+        "heartbeats do not pass through the gRPC proxy: "
+        "a killed worker's trial stays RUNNING and is not retried"
+    )
+    return proxy
 
 
 @contextmanager

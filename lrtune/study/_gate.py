@@ -19,12 +19,13 @@ from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import TrialState
 from sqlalchemy import text
 
-from lrtune.storage._locks import advisory_lock, lock_key
+from lrtune.storage._locks import advisory_lock, database_engine, lock_key
 from lrtune.storage._resilient import call_with_retries
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 """The trial states a study's budget counts."""
 
+_COUNTED = (*FINISHED, TrialState.RUNNING)
 _COUNT_SQL = text("SELECT state, COUNT(*) FROM trials WHERE study_id = :study_id GROUP BY state")
 
 
@@ -49,7 +50,7 @@ class Claim:
 def claim_trial(study: optuna.Study, budget: int) -> Claim:
     """Claim the next trial of ``study`` if its budget allows one (see the module's doc)."""
     storage = study._storage
-    with advisory_lock(storage, lock_key(f"budget:{study.study_name}")):
+    with advisory_lock(storage, lock_key(f"budget:{study.study_name}")) as locked:
         fail_stale_trials(study)
         counts = count_states(study)
         finished = sum(counts[state] for state in FINISHED)
@@ -63,7 +64,39 @@ def claim_trial(study: optuna.Study, budget: int) -> Claim:
             # The first beat at once: a trial with none is never judged stale.
             assert isinstance(storage, BaseHeartbeat)
             storage.record_heartbeat(trial_id)
-        return Claim(trial_id, finished, running)
+    if not locked and _beyond_budget(study, trial_id, budget):
+        _give_back(study, trial_id)
+        return Claim(None, finished, running + 1)
+    return Claim(trial_id, finished, running)
+
+
+def _beyond_budget(study: optuna.Study, trial_id: int, budget: int) -> bool:
+    """Whether workers that claimed at the same moment took the budget before this trial.
+
+    Without a lock (the gRPC proxy) two workers may both see room for one more trial.
+    Trial numbers order their claims: the later one counts the earlier as running.
+    """
+    number = study._storage.get_trial(trial_id).number
+    trials = study._storage.get_all_trials(study._study_id, deepcopy=False, states=_COUNTED)
+    return sum(1 for t in trials if t.number < number) >= budget
+
+
+def _give_back(study: optuna.Study, trial_id: int) -> None:
+    """Fail a trial claimed beyond the budget, queuing it again if it was a queued one."""
+    storage = study._storage
+    frozen = storage.get_trial(trial_id)
+    storage.set_trial_system_attr(trial_id, "lrtune_beyond_budget", True)
+    storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+    if frozen.system_attrs.get("fixed_params") or "failed_trial" in frozen.system_attrs:
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState.WAITING,
+                params=frozen.params,
+                distributions=frozen.distributions,
+                user_attrs=frozen.user_attrs,
+                system_attrs=frozen.system_attrs,
+            )
+        )
 
 
 def fail_stale_trials(study: optuna.Study) -> None:
@@ -75,7 +108,7 @@ def fail_stale_trials(study: optuna.Study) -> None:
 
 def count_states(study: optuna.Study) -> Counter[TrialState]:
     """How many trials of ``study`` are in each state, counted by the database if it can."""
-    engine = getattr(study._storage, "engine", None)
+    engine = database_engine(study._storage)
     if engine is None:
         trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
         return Counter(trial.state for trial in trials)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-import warnings
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -96,15 +96,19 @@ def _run_one(
     study: optuna.Study, trial_id: int, objective: Objective, signals: StopSignals
 ) -> FrozenTrial | None:
     """Run one claimed trial; its frozen record once told, or None if it did not finish."""
-    trial = optuna.Trial(study, trial_id)
-    _note_retry(study, trial)
     with ExitStack() as stack:
+        # Beating before sampling: TPE over a large study takes a while.
         stack.enter_context(_Heartbeat(study._storage, trial_id))
+        trial = optuna.Trial(study, trial_id)
+        _note_retry(study, trial)
         try:
             with signals.trial():
                 value = objective(trial)
         except optuna.TrialPruned:
             return _tell(study, trial, state=TrialState.PRUNED)
+        except UpdateFinishedTrialError:  # a report after the trial was failed as stale
+            _lost_as_stale(trial.number)
+            return None
         except WorkerStopped as stop:
             stack.close()  # no heartbeat for a trial about to be failed
             _fail_and_requeue(study, trial, str(stop))
@@ -122,20 +126,30 @@ def _tell(
     value: float | None = None,
     state: TrialState | None = None,
 ) -> FrozenTrial | None:
+    """Tell ``trial``'s result; its record if it counts (complete or pruned), else None."""
     try:
-        frozen = study.tell(trial, value, state=state)
-    except UpdateFinishedTrialError:
-        # Another worker failed it while this one could not reach the database for longer
-        # than the grace period; its retry runs elsewhere.
-        logger.warning("trial #%d was failed as stale meanwhile; not counted", trial.number)
-        return None
+        frozen = study.tell(trial, value, state=state, skip_if_finished=True)
+    except UpdateFinishedTrialError:  # finished between Optuna's check and its write
+        frozen = study._storage.get_trial(trial._trial_id)
+    if frozen.state == TrialState.FAIL and state != TrialState.FAIL:
+        _lost_as_stale(trial.number)
     return frozen if frozen.state in (TrialState.COMPLETE, TrialState.PRUNED) else None
 
 
+def _lost_as_stale(number: int) -> None:
+    # This worker could not reach the database for longer than the grace period, so
+    # another worker failed the trial and queued it again; the retry runs elsewhere.
+    logger.warning("trial #%d was failed as stale meanwhile and is retried; not counted", number)
+
+
 def _fail_and_requeue(study: optuna.Study, trial: optuna.Trial, signal_name: str) -> None:
+    if study._storage.get_trial(trial._trial_id).state.is_finished():
+        return  # failed as stale meanwhile, and queued again by whoever failed it
     trial.set_user_attr("stopped_by", signal_name)
-    frozen = study.tell(trial, state=TrialState.FAIL)
-    RetryHeartbeatStaleTrialCallback(max_retry=RETRY_AFTER_STOP)(study, frozen)
+    frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        RetryHeartbeatStaleTrialCallback(max_retry=RETRY_AFTER_STOP)(study, frozen)
     logger.warning("%s: trial #%d failed and queued for retry", signal_name, trial.number)
 
 

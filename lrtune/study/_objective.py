@@ -52,7 +52,7 @@ class TrialObjective:
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("host", socket.gethostname())
-        trial.set_user_attr("device", str(self.device))
+        trial.set_user_attr("device", _device_name(self.device))
         gpu = gpu_label(self.device)
         if gpu is not None:
             trial.set_user_attr("gpu", gpu)
@@ -114,6 +114,13 @@ class _Reporter:
         self.val_losses.append(loss)
         self.val_metrics.append(metric)
         self.lrs.append([lr.mean, lr.low, lr.high])
+
+
+def _device_name(device: torch.device) -> str:
+    """``"cuda:0"`` rather than ``"cuda"``: the device a trial actually ran on."""
+    if device.type == "cuda" and device.index is None and torch.cuda.is_available():
+        return f"cuda:{torch.cuda.current_device()}"
+    return str(device)
 
 
 def gpu_label(device: torch.device) -> str | None:

@@ -1,0 +1,1196 @@
+"""Storage throughput: how many trials per second one PostgreSQL finishes for lrtune workers.
+
+Method
+------
+Every phase runs on a fresh database ``bench_storage_<pid>_<phase>`` on the server of
+``--admin-url``, dropped at the end of the phase (also on error). The study's storage is
+opened as every lrtune worker opens it: ``open_study_storage(url,
+heartbeat=Heartbeat(interval=10, grace=40))``, which Optuna wraps in its ``_CachedStorage``.
+
+Throughput
+    For W in 1, 2, 4, 8: W worker processes (``spawn``) each open the storage and load the
+    study themselves, then wait on a barrier; each then runs lrtune's own loop,
+    ``run_trials(study, noop, budget=B)``, where ``noop`` suggests one float and returns
+    it. A no-op trial goes through lrtune's real path: ``claim_trial`` (stale-trial check,
+    trial count, new trial, first heartbeat), ``optuna.Trial``, the heartbeat thread,
+    ``study.tell``. The sampler is Optuna's ``RandomSampler``, so the figure is the
+    storage's, not TPE's. The rate is B / (time from the barrier to the B-th trial's
+    ``tell``); process start-up, imports and connecting are excluded. After each run the
+    ``trials`` table is checked: exactly B finished trials, no trial number twice, none
+    left running.
+
+Realistic trial
+    One worker in this process, with the study's real sampler and pruner as lrtune builds
+    them (``SAMPLERS["tpe"]`` and ``PRUNERS["median"]`` with ``StudySetup(epochs=10,
+    seed=0)``), a real ``SearchSpace`` (the default optimizers and schedules, fixed LR
+    ranges), and an objective that makes exactly the storage calls ``TrialObjective``
+    (``lrtune/study/_objective.py``) makes for a 10-epoch trial on a GPU worker but trains
+    nothing: sample the configuration; user attributes ``config``, ``seed``, ``host``,
+    ``device``, ``gpu``; per epoch ``trial.report`` and ``trial.should_prune``; at the end
+    ``val_losses``, ``val_metrics``, ``lrs``, ``epochs_run`` (and ``pruned_reason`` when
+    pruned). Its synthetic validation loss depends on the sampled LR, so TPE and the
+    median pruner see a landscape and prune as in a real study. Per trial it records the
+    wall time of the cycle (claim, ``optuna.Trial``, sampling, objective, tell) and the
+    **storage time**: time inside the storage's methods, measured by wrapping every method
+    of the study's storage instance (nested calls are charged to the outermost one) and
+    lrtune's own SQL (``_gate.count_states``). It also counts SQL statements, commits and
+    connection checkouts (each checkout pings the server: ``pool_pre_ping``). Two study
+    sizes: trials 20-119 of a fresh study (20 warm-up trials first), and 100 trials after
+    20 warm-up trials on a study that already holds ``--prefill`` finished trials
+    (complete and pruned, with the same attributes and intermediate values), since TPE and
+    the median pruner read every trial. The headline is the trials that ran all 10 epochs.
+
+Lock
+    ``claim_trial`` takes a PostgreSQL advisory lock only if the study's storage has an
+    ``engine`` attribute. The phases above run lrtune as it is, and the benchmark reports
+    whether the lock was taken (it counts ``pg_advisory_lock`` statements). ``--modes
+    as-is,locked`` adds the same phases with a benchmark-only shim that exposes the
+    backend's engine on Optuna's cache wrapper, so that the lock and the SQL count run as
+    ``_gate.py`` intends; the time of a ``claim_trial`` call is then the time inside the
+    lock plus the wait for it.
+
+PostgreSQL CPU
+    When the server runs on this machine and ``/proc`` shows it, the CPU time of the
+    PostgreSQL processes (the postmaster's own and its reaped children's, plus its live
+    children's) is read before and after each phase: server CPU per trial. Other users of
+    the server add noise to it.
+
+Workers per database
+    At 60 s per trial (``--trial-s``) a worker makes 1/60 trial per second, so one server
+    serves K = 60 s x (trials per second it sustains) workers. The figures give three
+    bounds: the no-op rate at the highest concurrency measured (on this 2-core machine the
+    workers and the server share the cores, so this understates the server); the server's
+    CPU per realistic trial (K = cores x 60 s / CPU per trial); and, with the lock, the
+    claim that serializes all workers (K = 60 s / time inside the lock). The smallest bound
+    that applies is the answer.
+
+Budget: about 4 minutes with the defaults; ``--quick`` (B = 100, 40 measured trials, a
+prefill of 200, one mode) about a minute.
+
+Usage::
+
+    python benchmarks/storage_throughput.py [--quick] [--budget 300] [--workers 1,2,4,8]
+        [--trials 100] [--prefill 1000] [--modes as-is,locked] [--admin-url URL] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import math
+import multiprocessing
+import os
+import queue
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import sqlalchemy
+from _common import command_line, machine_info, utc_now, write_json
+from optuna.samplers import RandomSampler
+from optuna.trial import TrialState
+from sqlalchemy import event, text
+
+import lrtune.study._gate as gate
+import lrtune.study._loop as loop
+from lrtune.storage._studies import Heartbeat, open_study_storage
+from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
+from lrtune.study._loop import run_trials
+from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpace
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_OUT = RESULTS / "storage_throughput.json"
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+HEARTBEAT = Heartbeat(interval=10, grace=40)
+WORKERS = (1, 2, 4, 8)
+BUDGET = 300
+TRIALS = 100
+WARM_UP = 20
+BIG_TRIALS = 50
+BIG_WARM_UP = 5
+"""A prefilled study needs no TPE start-up; its warm-up only fills Optuna's trial cache."""
+PREFILL = 1000
+RUNNING = 100
+FULL = {
+    "budget": BUDGET,
+    "workers": WORKERS,
+    "locked_workers": (1, 8),
+    "trials": TRIALS,
+    "big_trials": BIG_TRIALS,
+    "prefill": PREFILL,
+    "running": RUNNING,
+}
+QUICK = {
+    "budget": 100,
+    "workers": (1, 8),
+    "locked_workers": (1,),
+    "trials": 30,
+    "big_trials": 15,
+    "prefill": 200,
+    "running": 30,
+}
+EPOCHS = 10
+TRIAL_S = 60.0
+TARGET_MS = 10.0
+POLL_S = 0.2
+"""The loop's idle poll: only the last trials' wait; the rate stops at the B-th tell."""
+LR_RANGE = (1e-4, 1e-1)
+DEVICE = "cuda:0"
+GPU = "0: NVIDIA H100 80GB HBM3"
+TOP_METHODS = 8
+TOP_CALLERS = 12
+
+
+# --- databases and instrumentation -------------------------------------------------------
+
+
+@contextlib.contextmanager
+def fresh_database(admin_url: str, phase: str) -> Iterator[str]:
+    """A new database for one phase, dropped afterwards whatever happens; yields its URL."""
+    name = f"bench_storage_{os.getpid()}_{phase.replace('-', '_')}"
+    admin = sqlalchemy.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    drop = text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        with admin.connect() as connection:
+            connection.execute(drop)
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            url = sqlalchemy.engine.make_url(admin_url).set(database=name)
+            yield url.render_as_string(hide_password=False)
+        finally:
+            when_up(admin, lambda connection: connection.execute(drop))
+    finally:
+        admin.dispose()
+
+
+def when_up(engine: sqlalchemy.Engine, action: Callable[[sqlalchemy.Connection], Any]) -> Any:
+    """``action`` on a connection, tried again for a minute while the server restarts."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with engine.connect() as connection:
+                return action(connection)
+        except sqlalchemy.exc.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def server_started(admin_url: str) -> str:
+    """When the PostgreSQL server last started: a restart mid-phase spoils the phase."""
+    engine = sqlalchemy.create_engine(admin_url)
+    try:
+        query = text("SELECT pg_postmaster_start_time()")
+        return str(when_up(engine, lambda connection: connection.execute(query).scalar_one()))
+    finally:
+        engine.dispose()
+
+
+def guarded(admin_url: str, phase: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``phase``; again (twice at most) if the server restarted meanwhile.
+
+    Other users of a shared server may restart it (fault-injection tests do).
+    """
+    for attempt in range(1, 4):
+        before = server_started(admin_url)
+        try:
+            result = phase()
+        except Exception:
+            if server_started(admin_url) == before:
+                raise
+            result = None
+        if result is not None and server_started(admin_url) == before:
+            return result | {"attempts": attempt}
+        print("PostgreSQL restarted during the phase; running it again", file=sys.stderr)
+    raise RuntimeError("PostgreSQL restarted during three attempts at one phase.")
+
+
+def expose_engine(study: optuna.Study) -> None:
+    """The ``locked`` mode's shim: let ``_gate`` find the engine behind Optuna's cache."""
+    backend = getattr(study._storage, "_backend", study._storage)
+    study._storage.engine = backend.engine  # type: ignore[attr-defined]
+
+
+class SqlCounter:
+    """Counts the statements, commits and connection checkouts one engine makes."""
+
+    def __init__(self, engine: sqlalchemy.Engine) -> None:
+        self.counts: Counter[str] = Counter()
+        self.seconds = 0.0
+        self._started: dict[int, float] = {}
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+        event.listen(engine, "commit", lambda _conn: self.counts.update(["commits"]))
+        event.listen(engine.pool, "checkout", lambda *_: self.counts.update(["checkouts"]))
+
+    def _before(self, _conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        self.counts["statements"] += 1
+        if "pg_advisory_lock" in statement:
+            self.counts["advisory_locks"] += 1
+        self._started[id(cursor)] = time.perf_counter()
+
+    def _after(self, _conn: Any, cursor: Any, *_: Any) -> None:
+        started = self._started.pop(id(cursor), None)
+        if started is not None:
+            self.seconds += time.perf_counter() - started
+
+    def snapshot(self) -> dict[str, float]:
+        return {**self.counts, "sql_s": self.seconds}
+
+
+CALLERS = (
+    ("/optuna/samplers/", "sampler"),
+    ("/optuna/pruners/", "pruner"),
+    ("/optuna/storages/_heartbeat.py", "fail_stale_trials"),
+    ("/optuna/storages/_callbacks.py", "fail_stale_trials"),
+    ("/lrtune/study/_gate.py", "claim_trial"),
+    ("/lrtune/study/_loop.py", "lrtune loop"),
+    ("/optuna/study/_tell.py", "study.tell"),
+    ("/optuna/trial/_trial.py", "trial API"),
+    ("/optuna/study/study.py", "study API"),
+)
+"""Who made a storage call: the nearest frame in one of these files names it."""
+
+
+def caller() -> str:
+    frame = sys._getframe(2)
+    while frame is not None:
+        path = frame.f_code.co_filename
+        for marker, name in CALLERS:
+            if marker in path:
+                return f"{name}: {frame.f_code.co_name}"
+        frame = frame.f_back
+    return "other"
+
+
+class StorageTimer:
+    """Times every method call on one storage instance; a nested call counts for its caller.
+
+    Also times ``_gate.count_states``, lrtune's own SQL beside the storage's methods. Time
+    is kept by method and by the code that called it (``CALLERS``).
+    """
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[tuple[str, str], float] = defaultdict(float)
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self._local = threading.local()
+
+    def wrap_storage(self, storage: optuna.storages.BaseStorage) -> None:
+        for name in dir(type(storage)):
+            public = not name.startswith("_") or name == "_get_stale_trial_ids"
+            if public and callable(getattr(storage, name)):
+                setattr(storage, name, self._timed(name, getattr(storage, name)))
+
+    def wrap_count_states(self) -> Callable[[], None]:
+        original = gate.count_states
+        gate.count_states = self._timed("count_states (lrtune SQL)", original)
+        return lambda: setattr(gate, "count_states", original)
+
+    def _timed(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if getattr(self._local, "busy", False):
+                return method(*args, **kwargs)
+            self._local.busy = True
+            started = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                key = (name, caller())
+                self.seconds[key] += time.perf_counter() - started
+                self.calls[key] += 1
+                self._local.busy = False
+
+        return timed
+
+    def reset(self) -> None:
+        self.seconds.clear()
+        self.calls.clear()
+
+    def total(self) -> tuple[float, int]:
+        return sum(self.seconds.values()), sum(self.calls.values())
+
+    def by(self, part: int) -> tuple[dict[str, float], Counter[str]]:
+        """Seconds and calls summed by method (``part=0``) or by method and caller (-1)."""
+        seconds: defaultdict[str, float] = defaultdict(float)
+        calls: Counter[str] = Counter()
+        for key, value in self.seconds.items():
+            label = key[0] if part == 0 else f"{key[0]} <- {key[1]}"
+            seconds[label] += value
+            calls[label] += self.calls[key]
+        return dict(seconds), calls
+
+
+@contextlib.contextmanager
+def timed_claims(on_claim: Callable[[float, float], None]) -> Iterator[None]:
+    """Report each ``claim_trial`` call of ``run_trials`` as (start, seconds)."""
+    original = loop.claim_trial
+
+    def claim(study: optuna.Study, budget: int) -> gate.Claim:
+        started = time.perf_counter()
+        try:
+            return original(study, budget)
+        finally:
+            on_claim(started, time.perf_counter() - started)
+
+    loop.claim_trial = claim
+    try:
+        yield
+    finally:
+        loop.claim_trial = original
+
+
+def postgres_cpu_s() -> float | None:
+    """CPU seconds PostgreSQL's processes used so far, if ``/proc`` shows a local server."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            raw = (entry / "stat").read_text()
+            comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+            if comm.startswith("postgres"):
+                stats[int(entry.name)] = raw[raw.rindex(")") + 2 :].split()
+    roots = [pid for pid, fields in stats.items() if int(fields[1]) not in stats]
+    if len(roots) != 1:
+        return None
+    total = 0
+    for fields in stats.values():
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    root = stats[roots[0]]
+    total += int(root[13]) + int(root[14])  # its reaped children: closed connections
+    return total / tick
+
+
+def settle_postgres_cpu() -> float | None:
+    time.sleep(0.3)  # the postmaster reaps closed backends (their CPU moves to cutime)
+    return postgres_cpu_s()
+
+
+def cpu_delta(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
+
+
+def study_rows(url: str, study_name: str) -> dict[str, Any]:
+    """What the ``trials`` table holds for ``study_name``: states and repeated numbers."""
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            study_id = connection.execute(
+                text("SELECT study_id FROM studies WHERE study_name = :name"), {"name": study_name}
+            ).scalar_one()
+            states = dict(
+                connection.execute(
+                    text("SELECT state, COUNT(*) FROM trials WHERE study_id = :id GROUP BY state"),
+                    {"id": study_id},
+                ).all()
+            )
+            repeated = connection.execute(
+                text(
+                    "SELECT COUNT(*) FROM (SELECT number FROM trials WHERE study_id = :id "
+                    "GROUP BY number HAVING COUNT(*) > 1) AS twice"
+                ),
+                {"id": study_id},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return {"states": {str(k): int(v) for k, v in states.items()}, "repeated_numbers": repeated}
+
+
+def quiet_optuna() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+# --- throughput: no-op trials from W processes ---------------------------------------------
+
+
+def noop(trial: optuna.Trial) -> float:
+    return trial.suggest_float("x", 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    url: str
+    study_name: str
+    budget: int
+    index: int
+    mode: str
+
+
+def throughput_worker(job: WorkerJob, barrier: Any, results: Any) -> None:
+    """One worker process: open the storage, wait for the others, run lrtune's loop."""
+    quiet_optuna()
+    storage = open_study_storage(job.url, heartbeat=HEARTBEAT)
+    study = optuna.load_study(
+        study_name=job.study_name, storage=storage, sampler=RandomSampler(seed=job.index)
+    )
+    if job.mode == "locked":
+        expose_engine(study)
+    sql = SqlCounter(storage.engine)
+    claims: list[float] = []
+    finished_at: list[float] = []
+    study._storage.get_all_trials(study._study_id)  # connect before the clock starts
+    barrier.wait()
+    with timed_claims(lambda _start, seconds: claims.append(seconds)):
+        outcome = run_trials(
+            study,
+            noop,
+            budget=job.budget,
+            callbacks=[lambda *_: finished_at.append(time.monotonic())],
+            poll_s=POLL_S,
+        )
+    results.put(
+        {
+            "index": job.index,
+            "trials": outcome.trials,
+            "last_tell": max(finished_at, default=None),
+            "returned": time.monotonic(),
+            "claim_s": claims,
+            "sql": sql.snapshot(),
+        }
+    )
+
+
+def run_throughput(admin_url: str, workers: int, budget: int, mode: str) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    clock = time.perf_counter()
+    with fresh_database(admin_url, f"w{workers}_{mode}") as url:
+        name = f"throughput-{uuid.uuid4().hex[:8]}"
+        creator = open_study_storage(url, heartbeat=HEARTBEAT)
+        optuna.create_study(storage=creator, study_name=name, direction="minimize")
+        creator.engine.dispose()
+        barrier, results = context.Barrier(workers + 1), context.Queue()
+        processes = [
+            context.Process(
+                target=throughput_worker,
+                args=(WorkerJob(url, name, budget, index, mode), barrier, results),
+            )
+            for index in range(workers)
+        ]
+        try:
+            for process in processes:
+                process.start()
+            barrier.wait(timeout=120)
+            started, cpu_before = time.monotonic(), postgres_cpu_s()
+            reports = collect(results, processes)
+            for process in processes:
+                process.join()
+        finally:
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+        cpu = cpu_delta(cpu_before, settle_postgres_cpu())
+        rows = study_rows(url, name)
+    if any(process.exitcode != 0 for process in processes):
+        raise RuntimeError(f"a worker failed: exit codes {[p.exitcode for p in processes]}")
+    summary = summarize_throughput(workers, budget, mode, started, reports, rows, cpu)
+    return summary | {"phase_s": time.perf_counter() - clock}
+
+
+def collect(results: Any, processes: Sequence[Any]) -> list[dict[str, Any]]:
+    """Every worker's report; an error if a worker exits without one."""
+    reports: list[dict[str, Any]] = []
+    while len(reports) < len(processes):
+        try:
+            reports.append(results.get(timeout=1))
+        except queue.Empty:
+            dead = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(f"a worker failed: exit codes {dead}") from None
+    return reports
+
+
+def summarize_throughput(
+    workers: int,
+    budget: int,
+    mode: str,
+    started: float,
+    reports: list[dict[str, Any]],
+    rows: dict[str, Any],
+    cpu: float | None,
+) -> dict[str, Any]:
+    last = max(r["last_tell"] for r in reports if r["last_tell"] is not None)
+    claims = np.array([s for r in reports for s in r["claim_s"]]) * 1000
+    sql: Counter[str] = Counter()
+    for report in reports:
+        sql.update(report["sql"])
+    complete = rows["states"].get("COMPLETE", 0)
+    seconds = last - started
+    return {
+        "workers": workers,
+        "mode": mode,
+        "budget": budget,
+        "seconds": seconds,
+        "all_returned_s": max(r["returned"] for r in reports) - started,
+        "trials_per_s": budget / seconds,
+        "trials_per_worker": sorted(r["trials"] for r in reports),
+        "states": rows["states"],
+        "repeated_numbers": rows["repeated_numbers"],
+        "exact": complete == budget
+        and sum(r["trials"] for r in reports) == budget
+        and rows["repeated_numbers"] == 0
+        and rows["states"].get("RUNNING", 0) == 0,
+        "claims": len(claims),
+        "claim_ms_median": float(np.median(claims)),
+        "claim_ms_p90": float(np.percentile(claims, 90)),
+        "advisory_locks_per_claim": sql["advisory_locks"] / len(claims),
+        "statements_per_trial": sql["statements"] / budget,
+        "checkouts_per_trial": sql["checkouts"] / budget,
+        "postgres_cpu_ms_per_trial": None if cpu is None else cpu / budget * 1000,
+        "postgres_cpu_share": None if cpu is None else cpu / seconds,
+    }
+
+
+# --- realistic trials: one worker, TPE, the median pruner ----------------------------------
+
+
+def search_space() -> SearchSpace:
+    return SearchSpace(
+        optimizers=DEFAULT_OPTIMIZERS,
+        schedules=DEFAULT_SCHEDULES,
+        lr={name: LR_RANGE for name in DEFAULT_OPTIMIZERS},
+    )
+
+
+class RealisticObjective:
+    """``TrialObjective``'s storage calls for a 10-epoch trial (``lrtune/study/_objective.py``).
+
+    Keep the sequence of calls in step with ``TrialObjective.__call__`` and ``_Reporter``;
+    nothing is trained, and the losses are synthetic. ``improving``: every trial's losses
+    lie below every earlier trial's, so the median pruner never stops one and each reports
+    all its epochs (the trials measured); otherwise they depend on the LR, with noise, and
+    the pruner stops many (the trials a study is filled with).
+    """
+
+    def __init__(self, space: SearchSpace, *, improving: bool, epochs: int = EPOCHS) -> None:
+        self.space, self.improving, self.epochs = space, improving, epochs
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        config = self.space.sample(trial)
+        seed = trial.number
+        trial.set_user_attr("config", config.to_dict())
+        trial.set_user_attr("seed", seed)
+        trial.set_user_attr("host", socket.gethostname())
+        trial.set_user_attr("device", DEVICE)
+        trial.set_user_attr("gpu", GPU)
+        losses: list[float] = []
+        metrics: list[float | None] = []
+        lrs: list[list[float]] = []
+        noise = random.Random(seed)
+        for epoch in range(self.epochs):
+            if self.improving:
+                loss = 0.1 + 1.5 * math.exp(-epoch / 2.5) - 1e-5 * trial.number
+            else:
+                loss = synthetic_loss(config.lr, epoch, noise)
+            losses.append(loss)
+            metrics.append(max(0.0, 1.0 - loss / 3))
+            lrs.append([config.lr * 0.9, config.lr * 0.5, config.lr])
+            trial.report(loss, epoch)
+            if trial.should_prune():
+                save(trial, losses, metrics, lrs, f"pruned by MedianPruner: at epoch {epoch}")
+                raise optuna.TrialPruned(f"at epoch {epoch}")
+        save(trial, losses, metrics, lrs, None)
+        return losses[-1]
+
+
+def synthetic_loss(lr: float, epoch: int, noise: random.Random) -> float:
+    """A validation loss that falls with the epochs and is lowest near lr = 3e-3."""
+    shape = 0.2 + 0.3 * (math.log10(lr) + 2.5) ** 2 + 1.5 * math.exp(-epoch / 2.5)
+    return shape + 0.02 * noise.random()
+
+
+def save(
+    trial: optuna.Trial,
+    losses: list[float],
+    metrics: list[float | None],
+    lrs: list[list[float]],
+    pruned_reason: str | None,
+) -> None:
+    """``_Reporter.save``: the per-epoch record, one user attribute each."""
+    trial.set_user_attr("val_losses", losses)
+    trial.set_user_attr("val_metrics", metrics)
+    trial.set_user_attr("lrs", lrs)
+    trial.set_user_attr("epochs_run", len(losses))
+    if pruned_reason is not None:
+        trial.set_user_attr("pruned_reason", pruned_reason)
+
+
+def prefill(study: optuna.Study, finished: int, running: int, space: SearchSpace) -> float:
+    """Add ``finished`` trials made by the same objective, and ``running`` ones half done.
+
+    The trials are made in memory (random sampler, the median pruner), then copied. The
+    running ones stand for other workers' trials: halfway through, with no heartbeat row
+    (so never judged stale) and counted against the budget like any running trial.
+    """
+    if finished + running == 0:
+        return 0.0
+    setup = StudySetup(epochs=EPOCHS, seed=1)
+    memory = optuna.create_study(sampler=RandomSampler(seed=1), pruner=PRUNERS.get("median")(setup))
+    memory.optimize(RealisticObjective(space, improving=False), n_trials=finished)
+    halfway = EPOCHS // 2
+    half = optuna.create_study(sampler=RandomSampler(seed=2))
+    half.optimize(RealisticObjective(space, improving=False, epochs=halfway), n_trials=running)
+    started = time.perf_counter()
+    study.add_trials(memory.trials)
+    for trial in half.trials:
+        attrs = {k: v for k, v in trial.user_attrs.items() if k in ("config", "seed", "host")}
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState.RUNNING,
+                params=trial.params,
+                distributions=trial.distributions,
+                user_attrs={**attrs, "device": DEVICE, "gpu": GPU},
+                intermediate_values=trial.intermediate_values,
+            )
+        )
+    return time.perf_counter() - started
+
+
+@dataclass
+class TrialRecord:
+    number: int = -1
+    state: str = ""
+    epochs_run: int = 0
+    wall_s: float = 0.0
+    claim_s: float = 0.0
+    storage_s: float = 0.0
+    storage_calls: int = 0
+    cpu_s: float = 0.0
+    sql: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the study holds before the measured trials, and how many are measured."""
+
+    finished: int
+    running: int
+    warm_up: int
+    measured: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.finished} finished + {self.running} running"
+
+
+def run_realistic(admin_url: str, scenario: Scenario) -> dict[str, Any]:
+    space = search_space()
+    tag = f"realistic_{scenario.finished}_{scenario.running}"
+    clock = time.perf_counter()
+    with fresh_database(admin_url, tag) as url:
+        setup = StudySetup(epochs=EPOCHS, seed=0)
+        storage = open_study_storage(url, heartbeat=HEARTBEAT)
+        study = optuna.create_study(
+            storage=storage,
+            study_name=f"realistic-{uuid.uuid4().hex[:8]}",
+            sampler=SAMPLERS.get("tpe")(setup),
+            pruner=PRUNERS.get("median")(setup),
+            direction="minimize",
+        )
+        prefill_s = prefill(study, scenario.finished, scenario.running, space)
+        records, timer, cpu = measure_trials(study, storage, scenario)
+    summary = summarize_realistic(scenario, records, timer, cpu)
+    return summary | {"prefill_s": prefill_s, "phase_s": time.perf_counter() - clock}
+
+
+def measure_trials(
+    study: optuna.Study, storage: Any, scenario: Scenario
+) -> tuple[list[TrialRecord], StorageTimer, float | None]:
+    """Run the warm-up then the measured trials in lrtune's loop; the measured ones' times.
+
+    Returns each measured trial's record, the per-method totals over the measured trials,
+    and PostgreSQL's CPU seconds over them.
+    """
+    timer, sql = StorageTimer(), SqlCounter(storage.engine)
+    timer.wrap_storage(study._storage)
+    restore = timer.wrap_count_states()
+    records: list[TrialRecord] = []
+    marks: dict[str, Any] = {}
+
+    def on_claim(started: float, seconds: float) -> None:
+        if not marks:  # a cycle starts with its claim
+            marks.update(
+                start=started,
+                cpu=time.process_time(),
+                claim=seconds,
+                storage=timer.total(),
+                sql=sql.snapshot(),
+            )
+
+    def on_finished(_study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
+        storage_s, calls = timer.total()
+        now = sql.snapshot()
+        records.append(
+            TrialRecord(
+                number=frozen.number,
+                state=frozen.state.name,
+                epochs_run=int(frozen.user_attrs.get("epochs_run", 0)),
+                wall_s=time.perf_counter() - marks["start"],
+                claim_s=marks["claim"],
+                storage_s=storage_s - marks["storage"][0],
+                storage_calls=calls - marks["storage"][1],
+                cpu_s=time.process_time() - marks["cpu"],
+                sql={k: v - marks["sql"].get(k, 0) for k, v in now.items()},
+            )
+        )
+        marks.clear()
+
+    objective = RealisticObjective(search_space(), improving=True)
+    # The other workers' running trials never finish, so the budget never runs out: the
+    # loop is left from the callback once enough trials have finished.
+    budget = scenario.finished + scenario.running + scenario.warm_up + scenario.measured + 1
+    warm_up, measured = scenario.warm_up, scenario.measured
+    try:
+        with timed_claims(on_claim):
+            run_until(study, objective, budget, on_finished, lambda: len(records) >= warm_up)
+            marks.clear()
+            records.clear()
+            timer.reset()
+            cpu_before = postgres_cpu_s()
+            run_until(study, objective, budget, on_finished, lambda: len(records) >= measured)
+            storage.engine.dispose()
+            cpu = cpu_delta(cpu_before, settle_postgres_cpu())
+    finally:
+        restore()
+    return records, timer, cpu
+
+
+class Enough(Exception):
+    """Leaves ``run_trials`` from a callback, after a trial is told."""
+
+
+def run_until(
+    study: optuna.Study,
+    objective: RealisticObjective,
+    budget: int,
+    callback: loop.Callback,
+    done: Callable[[], bool],
+) -> None:
+    """Run lrtune's loop, calling ``callback`` after each trial, until ``done()``."""
+
+    def stop(*_: Any) -> None:
+        if done():
+            raise Enough
+
+    with contextlib.suppress(Enough):
+        run_trials(study, objective, budget=budget, callbacks=[callback, stop], poll_s=POLL_S)
+
+
+def summarize_realistic(
+    scenario: Scenario, records: list[TrialRecord], timer: StorageTimer, cpu: float | None
+) -> dict[str, Any]:
+    n = len(records)
+    return {
+        "finished": scenario.finished,
+        "running": scenario.running,
+        "warm_up": scenario.warm_up,
+        "trials": n,
+        "states": dict(Counter(r.state for r in records)),
+        "epochs_run": dict(Counter(r.epochs_run for r in records)),
+        "figures": stats(records),
+        "postgres_cpu_ms_per_trial": None if cpu is None else cpu / n * 1000,
+        "methods": method_rows(*timer.by(0), n),
+        "callers": method_rows(*timer.by(-1), n),
+        "per_trial": [
+            {
+                "number": r.number,
+                "state": r.state,
+                "epochs_run": r.epochs_run,
+                "wall_ms": r.wall_s * 1000,
+                "claim_ms": r.claim_s * 1000,
+                "storage_ms": r.storage_s * 1000,
+                "storage_calls": r.storage_calls,
+                "client_cpu_ms": r.cpu_s * 1000,
+                "statements": r.sql.get("statements", 0),
+            }
+            for r in records
+        ],
+    }
+
+
+def method_rows(seconds: dict[str, float], calls: Counter[str], n: int) -> list[dict[str, Any]]:
+    total = sum(seconds.values())
+    return [
+        {
+            "method": name,
+            "calls_per_trial": calls[name] / n,
+            "ms_per_trial": seconds[name] / n * 1000,
+            "ms_per_call": seconds[name] / calls[name] * 1000,
+            "share": seconds[name] / total,
+        }
+        for name in sorted(seconds, key=seconds.__getitem__, reverse=True)
+    ]
+
+
+def stats(records: Sequence[TrialRecord]) -> dict[str, Any]:
+    def pair(values: Sequence[float]) -> tuple[float, float]:
+        array = np.array(values) * 1000
+        return float(np.median(array)), float(np.percentile(array, 90))
+
+    def median(key: str) -> float:
+        return float(np.median([r.sql.get(key, 0) for r in records]))
+
+    wall, storage, claim = (
+        pair([r.wall_s for r in records]),
+        pair([r.storage_s for r in records]),
+        pair([r.claim_s for r in records]),
+    )
+    return {
+        "n": len(records),
+        "wall_ms_median": wall[0],
+        "wall_ms_p90": wall[1],
+        "storage_ms_median": storage[0],
+        "storage_ms_p90": storage[1],
+        "claim_ms_median": claim[0],
+        "claim_ms_p90": claim[1],
+        "client_cpu_ms_median": float(np.median([r.cpu_s for r in records]) * 1000),
+        "storage_calls_median": float(np.median([r.storage_calls for r in records])),
+        "statements_median": median("statements"),
+        "commits_median": median("commits"),
+        "checkouts_median": median("checkouts"),
+        "sql_ms_median": median("sql_s") * 1000,
+        "advisory_locks_per_trial": float(
+            np.mean([r.sql.get("advisory_locks", 0) for r in records])
+        ),
+    }
+
+
+# --- workers per database ---------------------------------------------------------------
+
+
+def workers_per_database(
+    throughput: Sequence[dict[str, Any]], realistic: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """How many workers at ``TRIAL_S`` per trial one server serves: each bound, and the least.
+
+    Every worker keeps one trial running, so W workers mean W running trials, and the
+    realistic runs with and without ``running`` trials give each cost as ``a + b W``:
+
+    ``postgres_cpu``: the most W with W / 60 s x PostgreSQL CPU per trial <= one core.
+    ``lock``: the most W with W / 60 s x claim time <= 1, once claims are serialized by
+    the advisory lock (a worker alone holds it about as long as its claim takes).
+    ``noop``: 60 s x the no-op rate at the highest concurrency measured, where this
+    machine's two cores run the workers and the server together (no-op trials are the
+    cheapest; not a bound on the server alone).
+    """
+    plain = [run for run in throughput if run["mode"] == "as-is"] or list(throughput)
+    top = max(plain, key=lambda run: run["workers"])
+    idle = min(realistic, key=lambda run: (run["running"], -run["finished"]))
+    busy = max(realistic, key=lambda run: (run["running"], run["finished"]))
+
+    def line(key: Callable[[dict[str, Any]], float | None]) -> tuple[float, float] | None:
+        low, high = key(idle), key(busy)
+        if low is None or high is None:
+            return None
+        slope = (high - low) / busy["running"] if busy["running"] > idle["running"] else 0.0
+        return low / 1000, max(0.0, slope) / 1000  # seconds, seconds per running trial
+
+    cpu = line(lambda run: run["postgres_cpu_ms_per_trial"])
+    claim = line(lambda run: run["figures"]["claim_ms_median"])
+    storage = line(lambda run: run["figures"]["storage_ms_median"])
+    bounds = {
+        "postgres_cpu": None if cpu is None else most_workers(*cpu),
+        "lock": None if claim is None else most_workers(*claim),
+        "noop": TRIAL_S * top["trials_per_s"],
+    }
+    applicable = {k: v for k, v in bounds.items() if v is not None and k != "noop"}
+    least = min(applicable, key=applicable.__getitem__)
+    workers = round_down(applicable[least])
+    return {
+        "trial_s": TRIAL_S,
+        "bounds": bounds,
+        "binding": least,
+        "workers": workers,
+        "models_s": {"postgres_cpu": cpu, "claim": claim, "storage": storage},
+        "storage_s_at_workers": None if storage is None else storage[0] + storage[1] * workers,
+        "noop_workers": top["workers"],
+        "noop_trials_per_s": top["trials_per_s"],
+        "fitted_from": [f"{run['finished']}+{run['running']}" for run in (idle, busy)],
+    }
+
+
+def most_workers(fixed_s: float, per_worker_s: float) -> float:
+    """The most W with W / TRIAL_S x (fixed_s + per_worker_s W) <= 1."""
+    if per_worker_s <= 0:
+        return TRIAL_S / fixed_s
+    return (-fixed_s + math.sqrt(fixed_s**2 + 4 * per_worker_s * TRIAL_S)) / (2 * per_worker_s)
+
+
+def round_down(value: float) -> int:
+    """``value`` rounded down to two significant figures."""
+    if value < 10:
+        return int(value)
+    scale = 10 ** (int(math.log10(value)) - 1)
+    return int(value // scale * scale)
+
+
+def target_verdict(realistic: Sequence[dict[str, Any]]) -> list[str]:
+    lines = []
+    for run in realistic:
+        median = run["figures"]["storage_ms_median"]
+        met = "met" if median < TARGET_MS else f"missed by {median / TARGET_MS:.0f}x"
+        top = ", ".join(f"`{m['method']}` {m['share']:.0%}" for m in run["methods"][:3])
+        lines.append(
+            f"{run['finished']} finished + {run['running']} running: median storage time "
+            f"{median:.0f} ms per 10-epoch trial, target < {TARGET_MS:.0f} ms: {met} "
+            f"(most of it: {top})"
+        )
+    return lines
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def markdown(document: dict[str, Any]) -> str:
+    dirty = document["dirty"]
+    parts = [
+        throughput_table(document["throughput"]),
+        realistic_table(document["realistic"]),
+        methods_table(document["realistic"], "methods", TOP_METHODS),
+        methods_table(document["realistic"][-1:], "callers", TOP_CALLERS),
+        "\n".join(f"- {line}" for line in document["verdict"]),
+        workers_text(document["workers_per_database"]),
+        f"Command: `{document['command']}` (commit {document['commit']}"
+        + (f", with local changes to {', '.join(dirty)}" if dirty else "")
+        + f"; {document['elapsed_s']:.0f} s; load average {document['load_before']} before, "
+        f"{document['load_after']} after; {document['postgres']})",
+    ]
+    return "\n\n".join(parts)
+
+
+def throughput_table(runs: Sequence[dict[str, Any]]) -> str:
+    rows = [
+        "| mode | workers | trials (B) | s | finished trials/s | exact B, no repeats | "
+        "claim ms median (p90) | advisory locks per claim | SQL statements per trial | "
+        "PostgreSQL CPU ms per trial | PostgreSQL CPU, cores |",
+        "| :--- | ---: | ---: | ---: | ---: | :--- |" + " ---: |" * 5,
+    ]
+    for run in runs:
+        cpu, share = run["postgres_cpu_ms_per_trial"], run["postgres_cpu_share"]
+        others = {k: v for k, v in run["states"].items() if k != "COMPLETE"}
+        exact = ("yes" if run["exact"] else "NO") + (f" (also {others})" if others else "")
+        rows.append(
+            f"| {run['mode']} | {run['workers']} | {run['budget']} | {run['seconds']:.1f} | "
+            f"{run['trials_per_s']:.1f} | {exact} | "
+            f"{run['claim_ms_median']:.0f} ({run['claim_ms_p90']:.0f}) | "
+            f"{run['advisory_locks_per_claim']:.2f} | {run['statements_per_trial']:.0f} | "
+            f"{'n/a' if cpu is None else f'{cpu:.1f}'} | "
+            f"{'n/a' if share is None else f'{share:.2f}'} |"
+        )
+    return "\n".join(rows)
+
+
+def realistic_table(runs: Sequence[dict[str, Any]]) -> str:
+    rows = [
+        "| study holds (finished + running) | trials | wall ms median (p90) | "
+        "storage ms median (p90) | storage / wall | client CPU ms | storage calls | "
+        "SQL statements | commits | connection checkouts | claim ms | "
+        "PostgreSQL CPU ms per trial |",
+        "| :--- |" + " ---: |" * 11,
+    ]
+    for run in runs:
+        f, cpu = run["figures"], run["postgres_cpu_ms_per_trial"]
+        rows.append(
+            f"| {run['finished']} + {run['running']} | {f['n']} | "
+            f"{f['wall_ms_median']:.0f} ({f['wall_ms_p90']:.0f}) | "
+            f"{f['storage_ms_median']:.0f} ({f['storage_ms_p90']:.0f}) | "
+            f"{f['storage_ms_median'] / f['wall_ms_median']:.2f} | "
+            f"{f['client_cpu_ms_median']:.0f} | {f['storage_calls_median']:.0f} | "
+            f"{f['statements_median']:.0f} | {f['commits_median']:.0f} | "
+            f"{f['checkouts_median']:.0f} | {f['claim_ms_median']:.0f} | "
+            f"{'n/a' if cpu is None else f'{cpu:.0f}'} |"
+        )
+    return "\n".join(rows)
+
+
+def methods_table(runs: Sequence[dict[str, Any]], key: str, top: int) -> str:
+    names: list[str] = []
+    for run in runs:
+        names += [m["method"] for m in run[key][:top] if m["method"] not in names]
+    header = " | ".join(f"{run['finished']} + {run['running']}: calls, ms, share" for run in runs)
+    what = "storage method" if key == "methods" else "storage method <- caller"
+    rows = [f"| {what} (per trial) | {header} |", "| :--- |" + " ---: |" * len(runs)]
+    for name in names:
+        cells = []
+        for run in runs:
+            found = {m["method"]: m for m in run[key]}.get(name)
+            cells.append(
+                "-"
+                if found is None
+                else f"{found['calls_per_trial']:.1f}, {found['ms_per_trial']:.1f}, "
+                f"{found['share']:.0%}"
+            )
+        rows.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def workers_text(k: dict[str, Any]) -> str:
+    def shown(name: str) -> str:
+        value = k["bounds"][name]
+        return "n/a" if value is None else f"{value:.0f}"
+
+    storage = k["storage_s_at_workers"]
+    waits = (
+        ""
+        if storage is None
+        else f" At that many workers each trial would spend about {storage:.1f} s in storage "
+        f"calls ({storage / k['trial_s']:.0%} of its {k['trial_s']:.0f} s)."
+    )
+    return (
+        f"**One PostgreSQL can serve about {k['workers']} GPU workers at "
+        f"{k['trial_s']:.0f} s per trial** (bound: `{k['binding']}`). Bounds, in workers, "
+        f"from costs fitted as a + b x (running trials) between the studies "
+        f"{' and '.join(k['fitted_from'])}: PostgreSQL CPU per trial within one server core "
+        f"= {shown('postgres_cpu')}; claims one at a time under the advisory lock = "
+        f"{shown('lock')}; the no-op rate x {k['trial_s']:.0f} s = {shown('noop')} "
+        f"({k['noop_trials_per_s']:.1f} no-op trials/s with {k['noop_workers']} workers on "
+        f"this machine, workers and server sharing its cores).{waits}"
+    )
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def git(*args: str) -> str:
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    return done.stdout.rstrip()
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def counts(text: str) -> tuple[int, ...]:
+    """Comma-separated worker counts, each positive (else a usage error)."""
+    try:
+        values = tuple(int(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        values = ()
+    if values == (0,):
+        return ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of positive integers.")
+    return values
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add("--quick", action="store_true", help="about a minute: smaller runs")
+    add("--budget", type=int, help=f"no-op trials per throughput run ({BUDGET})")
+    add("--workers", type=counts, help="worker counts, as lrtune runs (1,2,4,8)")
+    add("--locked-workers", type=counts, help="worker counts with the lock shim (1,8); 0: none")
+    add("--trials", type=int, help=f"measured trials of the fresh study ({TRIALS})")
+    add("--big-trials", type=int, help=f"measured trials of the prefilled ones ({BIG_TRIALS})")
+    add("--prefill", type=int, help=f"finished trials of the prefilled studies ({PREFILL})")
+    add("--running", type=int, help=f"other workers' running trials ({RUNNING})")
+    add("--admin-url", default=ADMIN_URL, help="a database to create the others from")
+    add("--out", type=Path, help="results JSON (the .md goes beside it)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    defaults = QUICK if quick else FULL
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.budget < max(args.workers) or min(args.trials, args.big_trials) < 1:
+        parser.error("--budget must be at least the most workers; --trials positive.")
+    if min(args.prefill, args.running) < 0:
+        parser.error("--prefill and --running must be zero or more.")
+    default = RESULTS / ("storage_throughput_quick.json" if quick else "storage_throughput.json")
+    args.out = args.out or default
+    return args
+
+
+def scenarios(args: argparse.Namespace) -> list[Scenario]:
+    return [
+        Scenario(0, 0, WARM_UP, args.trials),
+        Scenario(args.prefill, 0, BIG_WARM_UP, args.big_trials),
+        Scenario(args.prefill, args.running, BIG_WARM_UP, args.big_trials),
+    ]
+
+
+def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    started, load_before, clock = utc_now(), load_average(), time.perf_counter()
+    runs = [("as-is", w) for w in args.workers] + [("locked", w) for w in args.locked_workers]
+    throughput = []
+    for mode, workers in runs:
+        phase = functools.partial(run_throughput, args.admin_url, workers, args.budget, mode)
+        throughput.append(guarded(args.admin_url, phase))
+        print(throughput_table(throughput[-1:]).splitlines()[-1], file=sys.stderr)
+    realistic = []
+    for scenario in scenarios(args):
+        phase = functools.partial(run_realistic, args.admin_url, scenario)
+        realistic.append(guarded(args.admin_url, phase))
+        print(realistic_table(realistic[-1:]).splitlines()[-1], file=sys.stderr)
+    return {
+        "command": command_line(),
+        "started_at": started,
+        "finished_at": utc_now(),
+        "elapsed_s": time.perf_counter() - clock,
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": [line[3:] for line in git("status", "--porcelain", "--", "lrtune").splitlines()],
+        "load_before": load_before,
+        "load_after": load_average(),
+        "machine": machine_info()
+        | {"optuna": optuna.__version__, "sqlalchemy": sqlalchemy.__version__},
+        "postgres": postgres_settings(args.admin_url),
+        "settings": {
+            "budget": args.budget,
+            "workers": list(args.workers),
+            "locked_workers": list(args.locked_workers),
+            "scenarios": [vars(scenario) for scenario in scenarios(args)],
+            "heartbeat": {"interval": HEARTBEAT.interval, "grace": HEARTBEAT.grace},
+            "epochs": EPOCHS,
+            "poll_s": POLL_S,
+            "throughput_sampler": "RandomSampler",
+            "realistic_sampler": "tpe (lrtune's: multivariate, group)",
+            "realistic_pruner": "median (lrtune's)",
+            "target_ms": TARGET_MS,
+            "trial_s": TRIAL_S,
+        },
+        "throughput": throughput,
+        "realistic": realistic,
+        "verdict": target_verdict(realistic),
+        "workers_per_database": workers_per_database(throughput, realistic),
+    }
+
+
+def postgres_settings(admin_url: str) -> str:
+    engine = sqlalchemy.create_engine(admin_url)
+    try:
+        with engine.connect() as connection:
+            settings = {
+                name: connection.execute(text(f"SHOW {name}")).scalar_one()
+                for name in ("server_version", "synchronous_commit", "shared_buffers")
+            }
+    finally:
+        engine.dispose()
+    return ", ".join(f"{name} {value}" for name, value in settings.items())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    quiet_optuna()
+    document = run_benchmark(args)
+    write_json(args.out, document)
+    text_report = markdown(document)
+    args.out.with_suffix(".md").write_text(text_report + "\n")
+    print(text_report)
+    print(f"Results written to {args.out} and {args.out.with_suffix('.md')}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""``lrtune storage-proxy``: Optuna's gRPC storage proxy in front of lrtune's database."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from lrtune.cli._common import BadInput, handle_errors, storage_option
+
+if TYPE_CHECKING:
+    import grpc
+    import optuna
+
+STOP_GRACE_S = 5.0
+"""How long requests in flight may take to finish once the proxy is told to stop."""
+
+
+@click.command("storage-proxy")
+@storage_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. 0.0.0.0 serves every network, and the proxy has no "
+    "authentication: anyone who reaches the port can read and write every study. "
+    "Use it only on a trusted network.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=13000, show_default=True)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Requests served at once.",
+)
+@handle_errors
+def storage_proxy(storage: str | None, host: str, port: int, threads: int) -> None:
+    """Serve the database to workers over gRPC: they use --storage grpc://HOST:PORT and
+    need no database password or connection of their own.
+
+    Trials run through the proxy have no heartbeats, so a killed worker's trial is not
+    retried. SIGTERM or Ctrl-C stops the proxy and exits 0.
+    """
+    from lrtune.storage import resolve_url
+    from lrtune.storage._studies import open_study_storage
+    from lrtune.storage._url import shown_url
+
+    url = resolve_url(storage)
+    if url.startswith("grpc://"):
+        raise BadInput(f"--storage must name the database, not another proxy: {url!r}.")
+    _check_port_free(host, port)
+    server, bound = _start_server(open_study_storage(url), host, port, threads)
+    address = f"grpc://{_grpc_host(host)}:{bound}"
+    reach = f"grpc://{_reachable_host(host)}:{bound}"
+    click.echo(f"Serving {shown_url(url)} on {address}; workers use --storage {reach}")
+    name = _wait_for_signal()
+    server.stop(grace=STOP_GRACE_S).wait()
+    click.echo(f"Storage proxy stopped by {name}.")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say plainly why the address cannot be served, before gRPC logs its own lines."""
+    try:
+        addresses = socket.getaddrinfo(
+            host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as error:
+        raise BadInput(f"Cannot listen on {host}:{port}: {error.strerror}.") from error
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            # As servers do, so that a port left in TIME_WAIT by a stopped proxy is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise click.ClickException(f"Cannot listen on {host}:{port}: {reason}.") from error
+
+
+def _start_server(
+    storage: optuna.storages.BaseStorage, host: str, port: int, threads: int
+) -> tuple[grpc.Server, int]:
+    """Optuna's proxy server, listening; built here rather than by ``make_server`` because
+    gRPC's default SO_REUSEPORT would let a second proxy share the port without an error."""
+    import grpc
+    from optuna.storages._grpc.auto_generated import api_pb2_grpc
+    from optuna.storages._grpc.servicer import OptunaStorageProxyService
+
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=threads), options=[("grpc.so_reuseport", 0)]
+    )
+    api_pb2_grpc.add_StorageServiceServicer_to_server(OptunaStorageProxyService(storage), server)
+    try:
+        bound = server.add_insecure_port(f"{_grpc_host(host)}:{port}")
+    except RuntimeError as error:  # taken between the check and here
+        raise click.ClickException(f"Cannot listen on {host}:{port}: in use.") from error
+    server.start()
+    return server, bound
+
+
+def _grpc_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _reachable_host(host: str) -> str:
+    """The host workers connect to: this machine's name when every address is served."""
+    return socket.gethostname() if host.strip("[]") in ("0.0.0.0", "::") else _grpc_host(host)
+
+
+def _wait_for_signal() -> str:
+    """Block until SIGTERM or SIGINT; the signal's name."""
+    received: list[str] = []
+    stop = threading.Event()
+
+    def on_signal(number: int, _frame: Any) -> None:
+        received.append(signal.Signals(number).name)
+        stop.set()
+
+    with _handlers(on_signal, signal.SIGTERM, signal.SIGINT):
+        # Short waits, so that the handler runs promptly in this (the main) thread.
+        while not stop.wait(timeout=0.5):
+            pass
+    return received[0]
+
+
+@contextmanager
+def _handlers(handler: Any, *numbers: signal.Signals) -> Iterator[None]:
+    previous = {number: signal.signal(number, handler) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)

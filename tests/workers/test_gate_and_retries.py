@@ -1,0 +1,121 @@
+"""The pieces under the workers: retries on an unreachable database, heartbeat settings, the
+PostgreSQL lock that serializes claims, and the check that replaces it without a lock."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+import sqlalchemy
+from optuna.trial import TrialState
+from sqlalchemy import exc
+
+from lrtune import StorageError
+from lrtune.storage import open_study_storage
+from lrtune.storage import _resilient as resilient
+from lrtune.storage._locks import LOCK_NAMESPACE, advisory_lock, lock_key
+from lrtune.storage._studies import Heartbeat
+from lrtune.study._gate import _beyond_budget, _give_back, claim_trial
+
+
+def operational_error(message: str = "connection refused") -> exc.OperationalError:
+    return exc.OperationalError("SELECT 1", {}, Exception(message))
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record the backoff delays instead of sleeping them."""
+    delays: list[float] = []
+    monkeypatch.setattr(resilient.time, "sleep", delays.append)
+    return delays
+
+
+def test_a_call_is_retried_with_growing_delays_until_it_succeeds(no_sleep: list[float]) -> None:
+    outcomes: list[Exception | str] = [operational_error()] * 4 + ["done"]
+
+    def call() -> str:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert resilient.call_with_retries(call, "test") == "done"
+    assert len(no_sleep) == 4
+    # Each delay at least half its nominal value (jitter), nominal doubling from 0.25 s.
+    for delay, nominal in zip(no_sleep, (0.25, 0.5, 1.0, 2.0), strict=True):
+        assert nominal / 2 <= delay <= nominal
+
+
+def test_an_error_that_is_not_about_the_connection_is_not_retried(no_sleep: list[float]) -> None:
+    def call() -> None:
+        raise exc.IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    with pytest.raises(exc.IntegrityError):
+        resilient.call_with_retries(call, "test")
+    assert no_sleep == []
+
+
+def test_an_unreachable_database_gives_up_with_one_line(no_sleep: list[float]) -> None:
+    def call() -> None:
+        raise optuna.exceptions.StorageInternalError("commit failed") from operational_error()
+
+    with pytest.raises(StorageError) as raised:
+        resilient.call_with_retries(call, "counting trials", timeout=3.0)
+    message = str(raised.value)
+    assert message == (
+        "The database stayed unreachable for 3 s (counting trials): connection refused"
+    )
+    assert sum(no_sleep) <= 3.0
+
+
+@pytest.mark.parametrize(
+    ("interval", "grace", "message"),
+    [
+        (0, 10, "heartbeat interval must be a positive integer"),
+        (10, 10, "must be longer than the heartbeat interval"),
+        (1.5, 10, "heartbeat interval must be a positive integer"),
+    ],
+)
+def test_bad_heartbeat_settings_are_refused(interval: object, grace: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Heartbeat(interval, grace)  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+def test_claims_on_postgresql_hold_the_studys_lock(postgres_url: str) -> None:
+    """The lock is taken through the study's own storage (which Optuna wraps in a cache)."""
+    study = optuna.create_study(storage=open_study_storage(postgres_url), study_name="s")
+    key = lock_key("budget:s")
+    other = sqlalchemy.create_engine(postgres_url.replace("postgresql:", "postgresql+psycopg:"))
+    try:
+        with other.connect() as connection:
+            try_lock = sqlalchemy.text("SELECT pg_try_advisory_lock(:ns, :key)")
+            unlock = sqlalchemy.text("SELECT pg_advisory_unlock(:ns, :key)")
+            arguments = {"ns": LOCK_NAMESPACE, "key": key}
+            with advisory_lock(study._storage, key) as locked:
+                assert locked
+                assert connection.execute(try_lock, arguments).scalar() is False
+            assert connection.execute(try_lock, arguments).scalar() is True
+            connection.execute(unlock, arguments)
+    finally:
+        other.dispose()
+
+
+def test_without_a_lock_a_claim_beyond_the_budget_is_given_back() -> None:
+    """Through the gRPC proxy two workers can claim the last place at once; the one whose
+    trial is numbered later gives its trial back, re-queuing a queued configuration."""
+    study = optuna.create_study()
+    study.enqueue_trial({"x": 0.5}, user_attrs={"warm_start": True})
+    first = claim_trial(study, budget=1)
+    assert first.trial_id is not None
+    # A second worker slipped in between this worker's count and its claim:
+    late = study._storage.create_new_trial(study._study_id)
+    assert not _beyond_budget(study, first.trial_id, budget=1)
+    assert _beyond_budget(study, late, budget=1)
+    _give_back(study, first.trial_id)  # as if the queued one had been claimed late
+    trials = study.get_trials(deepcopy=False)
+    assert trials[0].state == TrialState.FAIL
+    assert trials[0].system_attrs["lrtune_beyond_budget"] is True
+    requeued = [t for t in trials if t.state == TrialState.WAITING]
+    assert len(requeued) == 1
+    assert requeued[0].user_attrs == {"warm_start": True}
+    assert requeued[0].system_attrs["fixed_params"] == {"x": 0.5}
