@@ -38,7 +38,9 @@ _CHAIN_DEPTH = 6
 _TRANSIENT = (exc.OperationalError, exc.InterfaceError, exc.PendingRollbackError)
 
 # The storage calls a worker makes; each is retried on its own. Writes are retried too:
-# a write whose commit was lost with its connection was rolled back by the server.
+# a write whose commit was lost with its connection was rolled back by the server. Where a
+# public method only calls a private one (create_new_trial, set_trial_param, get_all_trials,
+# get_best_trial), the private one is wrapped: Optuna's trial cache calls it directly.
 _RETRIED = (
     "create_new_study",
     "set_study_user_attr",
@@ -49,8 +51,8 @@ _RETRIED = (
     "get_study_user_attrs",
     "get_study_system_attrs",
     "get_all_studies",
-    "create_new_trial",
-    "set_trial_param",
+    "_create_new_trial",
+    "_set_trial_param",
     "get_trial_param",
     "set_trial_intermediate_value",
     "set_trial_user_attr",
@@ -59,8 +61,8 @@ _RETRIED = (
     "get_trial_user_attrs",
     "get_trial_system_attrs",
     "get_trial",
-    "get_all_trials",
-    "get_best_trial",
+    "_get_trials",
+    "_get_best_trial_id",
     "record_heartbeat",
     "_get_stale_trial_ids",
 )

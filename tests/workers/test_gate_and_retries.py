@@ -10,8 +10,8 @@ from optuna.trial import TrialState
 from sqlalchemy import exc
 
 from lrtune import StorageError
-from lrtune.storage import open_study_storage
 from lrtune.storage import _resilient as resilient
+from lrtune.storage import open_study_storage
 from lrtune.storage._locks import LOCK_NAMESPACE, advisory_lock, lock_key
 from lrtune.storage._studies import Heartbeat
 from lrtune.study._gate import _beyond_budget, _give_back, claim_trial
@@ -119,3 +119,22 @@ def test_without_a_lock_a_claim_beyond_the_budget_is_given_back() -> None:
     assert len(requeued) == 1
     assert requeued[0].user_attrs == {"warm_start": True}
     assert requeued[0].system_attrs["fixed_params"] == {"x": 0.5}
+
+
+def test_every_database_call_optunas_trial_cache_makes_is_retried() -> None:
+    """A study wraps the storage in Optuna's cache, which calls some private methods of the
+    storage directly: each must be retried, or a dropped connection ends the worker."""
+    import inspect
+    import re
+
+    from optuna.storages import _cached_storage
+
+    called = set(re.findall(r"self\._backend\.(\w+)", inspect.getsource(_cached_storage)))
+    not_database_calls = {"get_heartbeat_interval", "get_heartbeat_stale_trial_callback"}
+    never_by_a_worker = {"delete_study"}
+    retried = set(resilient._RETRIED) | {"set_trial_state_values"}
+    assert called - not_database_calls - never_by_a_worker <= retried
+    for name in retried:
+        assert getattr(resilient.ResilientRDBStorage, name) is not getattr(
+            optuna.storages.RDBStorage, name
+        ), name
