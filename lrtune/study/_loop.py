@@ -99,6 +99,9 @@ def _run_one(
     with ExitStack() as stack:
         # Beating before sampling: TPE over a large study takes a while.
         stack.enter_context(_Heartbeat(study._storage, trial_id))
+        # As Study.ask does: samplers read the study's trials through a per-trial cache,
+        # which must start empty (tell empties it too; a claim may follow something else).
+        study._thread_local.cached_all_trials = None
         trial = optuna.Trial(study, trial_id)
         _note_retry(study, trial)
         try:
