@@ -1,76 +1,75 @@
-"""Storage throughput: how many trials per second one PostgreSQL finishes for lrtune workers.
+"""Storage throughput: how many lrtune workers one PostgreSQL serves.
 
 Method
 ------
 Every phase runs on a fresh database ``bench_storage_<pid>_<phase>`` on the server of
 ``--admin-url``, dropped at the end of the phase (also on error). The study's storage is
-opened as every lrtune worker opens it: ``open_study_storage(url,
-heartbeat=Heartbeat(interval=10, grace=40))``, which Optuna wraps in its ``_CachedStorage``.
+opened as every lrtune worker opens it, ``open_study_storage(url,
+heartbeat=Heartbeat(interval=10, grace=40))``, and Optuna wraps it in its ``_CachedStorage``.
+A phase during which the server restarted (other users of a shared server may restart it)
+is run again.
 
-Throughput
+Throughput (no-op trials)
     For W in 1, 2, 4, 8: W worker processes (``spawn``) each open the storage and load the
     study themselves, then wait on a barrier; each then runs lrtune's own loop,
     ``run_trials(study, noop, budget=B)``, where ``noop`` suggests one float and returns
-    it. A no-op trial goes through lrtune's real path: ``claim_trial`` (stale-trial check,
-    trial count, new trial, first heartbeat), ``optuna.Trial``, the heartbeat thread,
-    ``study.tell``. The sampler is Optuna's ``RandomSampler``, so the figure is the
-    storage's, not TPE's. The rate is B / (time from the barrier to the B-th trial's
-    ``tell``); process start-up, imports and connecting are excluded. After each run the
-    ``trials`` table is checked: exactly B finished trials, no trial number twice, none
-    left running.
+    it. A no-op trial goes through lrtune's real path: ``claim_trial`` (under the study's
+    advisory lock: stale-trial check, trial count, new trial, first heartbeat),
+    ``optuna.Trial``, the heartbeat thread, ``study.tell``. The sampler is Optuna's
+    ``RandomSampler``, so the figure is the storage's, not TPE's. The rate is B / (time from
+    the barrier to the B-th trial's ``tell``): process start-up, imports and connecting are
+    excluded. After each run the ``trials`` table is checked: exactly B complete trials, no
+    trial number twice, none left running.
 
-Realistic trial
-    One worker in this process, with the study's real sampler and pruner as lrtune builds
-    them (``SAMPLERS["tpe"]`` and ``PRUNERS["median"]`` with ``StudySetup(epochs=10,
-    seed=0)``), a real ``SearchSpace`` (the default optimizers and schedules, fixed LR
-    ranges), and an objective that makes exactly the storage calls ``TrialObjective``
-    (``lrtune/study/_objective.py``) makes for a 10-epoch trial on a GPU worker but trains
+Realistic trials
+    One worker in this process, with the study's sampler and pruner as lrtune builds them
+    (``SAMPLERS["tpe"]``, ``PRUNERS["median"]``, ``StudySetup(epochs=10, seed=0)``), a real
+    ``SearchSpace`` (the default optimizers and schedules, fixed LR ranges), and an
+    objective that makes exactly the storage calls ``TrialObjective``
+    (``lrtune/study/_objective.py``) makes for a 10-epoch trial on a GPU worker, but trains
     nothing: sample the configuration; user attributes ``config``, ``seed``, ``host``,
     ``device``, ``gpu``; per epoch ``trial.report`` and ``trial.should_prune``; at the end
-    ``val_losses``, ``val_metrics``, ``lrs``, ``epochs_run`` (and ``pruned_reason`` when
-    pruned). Its synthetic validation loss depends on the sampled LR, so TPE and the
-    median pruner see a landscape and prune as in a real study. Per trial it records the
-    wall time of the cycle (claim, ``optuna.Trial``, sampling, objective, tell) and the
-    **storage time**: time inside the storage's methods, measured by wrapping every method
-    of the study's storage instance (nested calls are charged to the outermost one) and
-    lrtune's own SQL (``_gate.count_states``). It also counts SQL statements, commits and
-    connection checkouts (each checkout pings the server: ``pool_pre_ping``). Two study
-    sizes: trials 20-119 of a fresh study (20 warm-up trials first), and 100 trials after
-    20 warm-up trials on a study that already holds ``--prefill`` finished trials
-    (complete and pruned, with the same attributes and intermediate values), since TPE and
-    the median pruner read every trial. The headline is the trials that ran all 10 epochs.
+    ``val_losses``, ``val_metrics``, ``lrs`` and ``epochs_run``. The measured trials' losses
+    are each below every earlier trial's, so the pruner (still asked every epoch) stops none
+    and every measured trial reports 10 epochs: the trial the target is about.
 
-Lock
-    ``claim_trial`` takes a PostgreSQL advisory lock only if the study's storage has an
-    ``engine`` attribute. The phases above run lrtune as it is, and the benchmark reports
-    whether the lock was taken (it counts ``pg_advisory_lock`` statements). ``--modes
-    as-is,locked`` adds the same phases with a benchmark-only shim that exposes the
-    backend's engine on Optuna's cache wrapper, so that the lock and the SQL count run as
-    ``_gate.py`` intends; the time of a ``claim_trial`` call is then the time inside the
-    lock plus the wait for it.
+    Per trial: the wall time of the whole cycle (claim, ``optuna.Trial``, sampling,
+    objective, tell); the **storage time**, the time inside the storage's methods, measured
+    by wrapping every method of the study's storage instance (a nested call counts for the
+    outermost one) and lrtune's own SQL count (``_gate.count_states``); the calls, SQL
+    statements, commits and connection checkouts (each one pings the server:
+    ``pool_pre_ping``); this process's CPU time. Each call's time is also kept by the code
+    that made it (the sampler, the pruner, ``claim_trial``, the trial API).
+
+    Two studies: trials 20-119 of a fresh study (after 20 warm-up trials); and one that
+    first holds ``--prefill`` finished trials, complete and pruned, made by the same
+    objective with LR-dependent losses (TPE and the median pruner read every trial), on
+    which 40 trials are measured (after 5 warm-up trials), then ``--running`` trials are
+    added, left running half-way through as other workers' trials would be (every worker
+    keeps one running), and 40 more are measured (after 5 more warm-up trials).
 
 PostgreSQL CPU
-    When the server runs on this machine and ``/proc`` shows it, the CPU time of the
-    PostgreSQL processes (the postmaster's own and its reaped children's, plus its live
-    children's) is read before and after each phase: server CPU per trial. Other users of
-    the server add noise to it.
+    The CPU time (``/proc``) of the server processes serving the phase's database, read
+    before and after the measured trials: server CPU per trial. It leaves out the server's
+    shared processes (WAL writer, checkpointer). It needs the server on this machine.
 
-Workers per database
-    At 60 s per trial (``--trial-s``) a worker makes 1/60 trial per second, so one server
-    serves K = 60 s x (trials per second it sustains) workers. The figures give three
-    bounds: the no-op rate at the highest concurrency measured (on this 2-core machine the
-    workers and the server share the cores, so this understates the server); the server's
-    CPU per realistic trial (K = cores x 60 s / CPU per trial); and, with the lock, the
-    claim that serializes all workers (K = 60 s / time inside the lock). The smallest bound
-    that applies is the answer.
+Workers per server
+    At 60 s per trial each worker finishes 1/60 trial per second. Each cost is fitted as
+    ``a + b W`` between the prefilled study's stages with 0 and ``--running`` running
+    trials, and K is the most workers W for which W / 60 s x cost(W) stays within 1: the
+    server's CPU per trial (within one core), and the time a claim holds the advisory lock
+    (claims are serialized). The no-op rate x 60 s is shown too: on this machine the workers and the
+    server share two cores, so it is this machine's figure, not the server's.
 
-Budget: about 4 minutes with the defaults; ``--quick`` (B = 100, 40 measured trials, a
-prefill of 200, one mode) about a minute.
+Budget: about 4-5 minutes with the defaults on the 2-core development machine; ``--quick``
+(B = 100 with 1 and 8 workers, smaller studies) about a minute. A server restart
+repeats the phase it falls in.
 
 Usage::
 
     python benchmarks/storage_throughput.py [--quick] [--budget 300] [--workers 1,2,4,8]
-        [--trials 100] [--prefill 1000] [--modes as-is,locked] [--admin-url URL] [--out PATH]
+        [--trials 100] [--warm-up 20] [--big-trials 40] [--prefill 1000] [--running 25]
+        [--admin-url URL] [--out PATH]
 """
 
 from __future__ import annotations
@@ -93,7 +92,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, TypeVar
 
 import numpy as np
 import optuna
@@ -105,41 +105,36 @@ from sqlalchemy import event, text
 
 import lrtune.study._gate as gate
 import lrtune.study._loop as loop
+from lrtune.storage._locks import database_engine
 from lrtune.storage._studies import Heartbeat, open_study_storage
 from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
 from lrtune.study._loop import run_trials
 from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpace
 
+T = TypeVar("T")
+
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_OUT = RESULTS / "storage_throughput.json"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 HEARTBEAT = Heartbeat(interval=10, grace=40)
-WORKERS = (1, 2, 4, 8)
-BUDGET = 300
-TRIALS = 100
-WARM_UP = 20
-BIG_TRIALS = 50
 BIG_WARM_UP = 5
 """A prefilled study needs no TPE start-up; its warm-up only fills Optuna's trial cache."""
-PREFILL = 1000
-RUNNING = 100
 FULL = {
-    "budget": BUDGET,
-    "workers": WORKERS,
-    "locked_workers": (1, 8),
-    "trials": TRIALS,
-    "big_trials": BIG_TRIALS,
-    "prefill": PREFILL,
-    "running": RUNNING,
+    "budget": 300,
+    "workers": (1, 2, 4, 8),
+    "trials": 100,
+    "warm_up": 20,
+    "big_trials": 40,
+    "prefill": 1000,
+    "running": 25,
 }
 QUICK = {
     "budget": 100,
     "workers": (1, 8),
-    "locked_workers": (1,),
-    "trials": 30,
-    "big_trials": 15,
+    "trials": 20,
+    "warm_up": 10,
+    "big_trials": 10,
     "prefill": 200,
-    "running": 30,
+    "running": 20,
 }
 EPOCHS = 10
 TRIAL_S = 60.0
@@ -153,13 +148,13 @@ TOP_METHODS = 8
 TOP_CALLERS = 12
 
 
-# --- databases and instrumentation -------------------------------------------------------
+# --- databases -----------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
 def fresh_database(admin_url: str, phase: str) -> Iterator[str]:
     """A new database for one phase, dropped afterwards whatever happens; yields its URL."""
-    name = f"bench_storage_{os.getpid()}_{phase.replace('-', '_')}"
+    name = f"bench_storage_{os.getpid()}_{phase}"
     admin = sqlalchemy.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     drop = text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     try:
@@ -188,21 +183,22 @@ def when_up(engine: sqlalchemy.Engine, action: Callable[[sqlalchemy.Connection],
             time.sleep(1)
 
 
-def server_started(admin_url: str) -> str:
-    """When the PostgreSQL server last started: a restart mid-phase spoils the phase."""
+def admin_query(admin_url: str, sql: str, **params: Any) -> list[Any]:
+    """The rows of one query on the admin database."""
     engine = sqlalchemy.create_engine(admin_url)
     try:
-        query = text("SELECT pg_postmaster_start_time()")
-        return str(when_up(engine, lambda connection: connection.execute(query).scalar_one()))
+        return when_up(engine, lambda connection: connection.execute(text(sql), params).all())
     finally:
         engine.dispose()
 
 
-def guarded(admin_url: str, phase: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Run ``phase``; again (twice at most) if the server restarted meanwhile.
+def server_started(admin_url: str) -> str:
+    """When the PostgreSQL server last started: a restart mid-phase spoils the phase."""
+    return str(admin_query(admin_url, "SELECT pg_postmaster_start_time()")[0][0])
 
-    Other users of a shared server may restart it (fault-injection tests do).
-    """
+
+def guarded(admin_url: str, phase: Callable[[], T]) -> tuple[T, int]:
+    """``phase()`` and the attempts it took: again (twice at most) if the server restarted."""
     for attempt in range(1, 4):
         before = server_started(admin_url)
         try:
@@ -212,15 +208,37 @@ def guarded(admin_url: str, phase: Callable[[], dict[str, Any]]) -> dict[str, An
                 raise
             result = None
         if result is not None and server_started(admin_url) == before:
-            return result | {"attempts": attempt}
+            return result, attempt
         print("PostgreSQL restarted during the phase; running it again", file=sys.stderr)
     raise RuntimeError("PostgreSQL restarted during three attempts at one phase.")
 
 
-def expose_engine(study: optuna.Study) -> None:
-    """The ``locked`` mode's shim: let ``_gate`` find the engine behind Optuna's cache."""
-    backend = getattr(study._storage, "_backend", study._storage)
-    study._storage.engine = backend.engine  # type: ignore[attr-defined]
+def backend_cpu(admin_url: str, url: str) -> dict[int, float] | None:
+    """CPU seconds of each server process serving ``url``'s database (None if unreadable)."""
+    database = sqlalchemy.engine.make_url(url).database
+    rows = admin_query(
+        admin_url, "SELECT pid FROM pg_stat_activity WHERE datname = :db", db=database
+    )
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for (pid,) in rows:
+        try:
+            raw = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = raw[raw.rindex(")") + 2 :].split()
+        found[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return found
+
+
+def cpu_used(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+    """Server CPU seconds between two readings; processes started meanwhile count in full."""
+    if before is None or after is None:
+        return None
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+# --- instrumentation -----------------------------------------------------------------------
 
 
 class SqlCounter:
@@ -256,22 +274,28 @@ CALLERS = (
     ("/optuna/storages/_heartbeat.py", "fail_stale_trials"),
     ("/optuna/storages/_callbacks.py", "fail_stale_trials"),
     ("/lrtune/study/_gate.py", "claim_trial"),
-    ("/lrtune/study/_loop.py", "lrtune loop"),
     ("/optuna/study/_tell.py", "study.tell"),
     ("/optuna/trial/_trial.py", "trial API"),
+    ("/lrtune/study/_loop.py", "lrtune loop"),
     ("/optuna/study/study.py", "study API"),
 )
-"""Who made a storage call: the nearest frame in one of these files names it."""
+"""Who made a storage call, most telling first: of the frames on the stack in these files,
+the first listed names it (TPE reading trials while ``trial.suggest_float`` runs is the
+sampler's call), and the nearest such frame gives the function."""
 
 
 def caller() -> str:
-    frame = sys._getframe(2)
+    found: dict[str, str] = {}
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         path = frame.f_code.co_filename
         for marker, name in CALLERS:
-            if marker in path:
-                return f"{name}: {frame.f_code.co_name}"
+            if marker in path and name not in found:
+                found[name] = frame.f_code.co_name
         frame = frame.f_back
+    for _, name in CALLERS:
+        if name in found:
+            return f"{name}: {found[name]}"
     return "other"
 
 
@@ -321,14 +345,14 @@ class StorageTimer:
     def total(self) -> tuple[float, int]:
         return sum(self.seconds.values()), sum(self.calls.values())
 
-    def by(self, part: int) -> tuple[dict[str, float], Counter[str]]:
-        """Seconds and calls summed by method (``part=0``) or by method and caller (-1)."""
+    def by(self, with_caller: bool) -> tuple[dict[str, float], Counter[str]]:
+        """Seconds and calls by method, or by method and caller."""
         seconds: defaultdict[str, float] = defaultdict(float)
         calls: Counter[str] = Counter()
-        for key, value in self.seconds.items():
-            label = key[0] if part == 0 else f"{key[0]} <- {key[1]}"
+        for (method, made_by), value in self.seconds.items():
+            label = f"{method} <- {made_by}" if with_caller else method
             seconds[label] += value
-            calls[label] += self.calls[key]
+            calls[label] += self.calls[method, made_by]
         return dict(seconds), calls
 
 
@@ -351,62 +375,12 @@ def timed_claims(on_claim: Callable[[float, float], None]) -> Iterator[None]:
         loop.claim_trial = original
 
 
-def postgres_cpu_s() -> float | None:
-    """CPU seconds PostgreSQL's processes used so far, if ``/proc`` shows a local server."""
-    tick = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, list[str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            raw = (entry / "stat").read_text()
-            comm = raw[raw.index("(") + 1 : raw.rindex(")")]
-            if comm.startswith("postgres"):
-                stats[int(entry.name)] = raw[raw.rindex(")") + 2 :].split()
-    roots = [pid for pid, fields in stats.items() if int(fields[1]) not in stats]
-    if len(roots) != 1:
-        return None
-    total = 0
-    for fields in stats.values():
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    root = stats[roots[0]]
-    total += int(root[13]) + int(root[14])  # its reaped children: closed connections
-    return total / tick
-
-
-def settle_postgres_cpu() -> float | None:
-    time.sleep(0.3)  # the postmaster reaps closed backends (their CPU moves to cutime)
-    return postgres_cpu_s()
-
-
-def cpu_delta(before: float | None, after: float | None) -> float | None:
-    return None if before is None or after is None else after - before
-
-
-def study_rows(url: str, study_name: str) -> dict[str, Any]:
-    """What the ``trials`` table holds for ``study_name``: states and repeated numbers."""
-    engine = sqlalchemy.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            study_id = connection.execute(
-                text("SELECT study_id FROM studies WHERE study_name = :name"), {"name": study_name}
-            ).scalar_one()
-            states = dict(
-                connection.execute(
-                    text("SELECT state, COUNT(*) FROM trials WHERE study_id = :id GROUP BY state"),
-                    {"id": study_id},
-                ).all()
-            )
-            repeated = connection.execute(
-                text(
-                    "SELECT COUNT(*) FROM (SELECT number FROM trials WHERE study_id = :id "
-                    "GROUP BY number HAVING COUNT(*) > 1) AS twice"
-                ),
-                {"id": study_id},
-            ).scalar_one()
-    finally:
-        engine.dispose()
-    return {"states": {str(k): int(v) for k, v in states.items()}, "repeated_numbers": repeated}
+def engine_of(storage: optuna.storages.BaseStorage) -> sqlalchemy.Engine:
+    """The engine under a database storage."""
+    engine = database_engine(storage)
+    if engine is None:
+        raise ValueError(f"{type(storage).__name__} has no database engine.")
+    return engine
 
 
 def quiet_optuna() -> None:
@@ -426,19 +400,20 @@ class WorkerJob:
     study_name: str
     budget: int
     index: int
-    mode: str
 
 
-def throughput_worker(job: WorkerJob, barrier: Any, results: Any) -> None:
-    """One worker process: open the storage, wait for the others, run lrtune's loop."""
+def throughput_worker(job: WorkerJob, barrier: Any, results: Any, release: Any) -> None:
+    """One worker process: open the storage, wait for the others, run lrtune's loop.
+
+    It keeps its connections open until ``release`` is set, so that the server's CPU
+    can be read first.
+    """
     quiet_optuna()
     storage = open_study_storage(job.url, heartbeat=HEARTBEAT)
     study = optuna.load_study(
         study_name=job.study_name, storage=storage, sampler=RandomSampler(seed=job.index)
     )
-    if job.mode == "locked":
-        expose_engine(study)
-    sql = SqlCounter(storage.engine)
+    sql = SqlCounter(engine_of(storage))
     claims: list[float] = []
     finished_at: list[float] = []
     study._storage.get_all_trials(study._study_id)  # connect before the clock starts
@@ -461,21 +436,22 @@ def throughput_worker(job: WorkerJob, barrier: Any, results: Any) -> None:
             "sql": sql.snapshot(),
         }
     )
+    release.wait(timeout=120)
 
 
-def run_throughput(admin_url: str, workers: int, budget: int, mode: str) -> dict[str, Any]:
+def run_throughput(admin_url: str, workers: int, budget: int) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     clock = time.perf_counter()
-    with fresh_database(admin_url, f"w{workers}_{mode}") as url:
+    with fresh_database(admin_url, f"throughput_{workers}") as url:
         name = f"throughput-{uuid.uuid4().hex[:8]}"
         creator = open_study_storage(url, heartbeat=HEARTBEAT)
         optuna.create_study(storage=creator, study_name=name, direction="minimize")
-        creator.engine.dispose()
-        barrier, results = context.Barrier(workers + 1), context.Queue()
+        engine_of(creator).dispose()
+        barrier, results, release = context.Barrier(workers + 1), context.Queue(), context.Event()
         processes = [
             context.Process(
                 target=throughput_worker,
-                args=(WorkerJob(url, name, budget, index, mode), barrier, results),
+                args=(WorkerJob(url, name, budget, index), barrier, results, release),
             )
             for index in range(workers)
         ]
@@ -483,19 +459,20 @@ def run_throughput(admin_url: str, workers: int, budget: int, mode: str) -> dict
             for process in processes:
                 process.start()
             barrier.wait(timeout=120)
-            started, cpu_before = time.monotonic(), postgres_cpu_s()
+            started, cpu_before = time.monotonic(), backend_cpu(admin_url, url)
             reports = collect(results, processes)
+            cpu = cpu_used(cpu_before, backend_cpu(admin_url, url))
+            release.set()
             for process in processes:
                 process.join()
         finally:
             for process in processes:
                 if process.is_alive():
                     process.terminate()
-        cpu = cpu_delta(cpu_before, settle_postgres_cpu())
         rows = study_rows(url, name)
     if any(process.exitcode != 0 for process in processes):
         raise RuntimeError(f"a worker failed: exit codes {[p.exitcode for p in processes]}")
-    summary = summarize_throughput(workers, budget, mode, started, reports, rows, cpu)
+    summary = summarize_throughput(workers, budget, started, reports, rows, cpu)
     return summary | {"phase_s": time.perf_counter() - clock}
 
 
@@ -512,10 +489,33 @@ def collect(results: Any, processes: Sequence[Any]) -> list[dict[str, Any]]:
     return reports
 
 
+def study_rows(url: str, study_name: str) -> dict[str, Any]:
+    """What the ``trials`` table holds for ``study_name``: states and repeated numbers."""
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            study_id = connection.execute(
+                text("SELECT study_id FROM studies WHERE study_name = :name"), {"name": study_name}
+            ).scalar_one()
+            states = connection.execute(
+                text("SELECT state, COUNT(*) FROM trials WHERE study_id = :id GROUP BY state"),
+                {"id": study_id},
+            ).all()
+            repeated = connection.execute(
+                text(
+                    "SELECT COUNT(*) FROM (SELECT number FROM trials WHERE study_id = :id "
+                    "GROUP BY number HAVING COUNT(*) > 1) AS twice"
+                ),
+                {"id": study_id},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return {"states": {str(s): int(n) for s, n in states}, "repeated_numbers": int(repeated)}
+
+
 def summarize_throughput(
     workers: int,
     budget: int,
-    mode: str,
     started: float,
     reports: list[dict[str, Any]],
     rows: dict[str, Any],
@@ -526,11 +526,15 @@ def summarize_throughput(
     sql: Counter[str] = Counter()
     for report in reports:
         sql.update(report["sql"])
-    complete = rows["states"].get("COMPLETE", 0)
     seconds = last - started
+    exact = (
+        rows["states"].get("COMPLETE", 0) == budget
+        and sum(r["trials"] for r in reports) == budget
+        and rows["repeated_numbers"] == 0
+        and rows["states"].get("RUNNING", 0) == 0
+    )
     return {
         "workers": workers,
-        "mode": mode,
         "budget": budget,
         "seconds": seconds,
         "all_returned_s": max(r["returned"] for r in reports) - started,
@@ -538,10 +542,7 @@ def summarize_throughput(
         "trials_per_worker": sorted(r["trials"] for r in reports),
         "states": rows["states"],
         "repeated_numbers": rows["repeated_numbers"],
-        "exact": complete == budget
-        and sum(r["trials"] for r in reports) == budget
-        and rows["repeated_numbers"] == 0
-        and rows["states"].get("RUNNING", 0) == 0,
+        "exact": exact,
         "claims": len(claims),
         "claim_ms_median": float(np.median(claims)),
         "claim_ms_p90": float(np.percentile(claims, 90)),
@@ -627,23 +628,30 @@ def save(
         trial.set_user_attr("pruned_reason", pruned_reason)
 
 
-def prefill(study: optuna.Study, finished: int, running: int, space: SearchSpace) -> float:
-    """Add ``finished`` trials made by the same objective, and ``running`` ones half done.
+def add_finished(study: optuna.Study, n: int, space: SearchSpace) -> None:
+    """Add ``n`` finished trials made by the same objective with LR-dependent losses.
 
-    The trials are made in memory (random sampler, the median pruner), then copied. The
-    running ones stand for other workers' trials: halfway through, with no heartbeat row
-    (so never judged stale) and counted against the budget like any running trial.
+    They are made in memory (random sampler, the median pruner: many are pruned), then
+    copied with their parameters, attributes and intermediate values.
     """
-    if finished + running == 0:
-        return 0.0
+    if n == 0:
+        return
     setup = StudySetup(epochs=EPOCHS, seed=1)
     memory = optuna.create_study(sampler=RandomSampler(seed=1), pruner=PRUNERS.get("median")(setup))
-    memory.optimize(RealisticObjective(space, improving=False), n_trials=finished)
-    halfway = EPOCHS // 2
-    half = optuna.create_study(sampler=RandomSampler(seed=2))
-    half.optimize(RealisticObjective(space, improving=False, epochs=halfway), n_trials=running)
-    started = time.perf_counter()
+    memory.optimize(RealisticObjective(space, improving=False), n_trials=n)
     study.add_trials(memory.trials)
+
+
+def add_running(study: optuna.Study, n: int, space: SearchSpace) -> None:
+    """Add ``n`` running trials half-way through, standing for other workers' trials.
+
+    They have no heartbeat row (so they are never judged stale) and count against the
+    budget like any running trial.
+    """
+    if n == 0:
+        return
+    half = optuna.create_study(sampler=RandomSampler(seed=2))
+    half.optimize(RealisticObjective(space, improving=False, epochs=EPOCHS // 2), n_trials=n)
     for trial in half.trials:
         attrs = {k: v for k, v in trial.user_attrs.items() if k in ("config", "seed", "host")}
         study.add_trial(
@@ -655,7 +663,6 @@ def prefill(study: optuna.Study, finished: int, running: int, space: SearchSpace
                 intermediate_values=trial.intermediate_values,
             )
         )
-    return time.perf_counter() - started
 
 
 @dataclass
@@ -672,24 +679,28 @@ class TrialRecord:
 
 
 @dataclass(frozen=True)
-class Scenario:
-    """What the study holds before the measured trials, and how many are measured."""
+class Stage:
+    """Trials measured while ``running`` other workers' trials run: after ``warm_up`` more."""
 
-    finished: int
     running: int
     warm_up: int
     measured: int
 
-    @property
-    def label(self) -> str:
-        return f"{self.finished} finished + {self.running} running"
+
+@dataclass
+class Probe:
+    """The instruments on one study's storage."""
+
+    timer: StorageTimer
+    sql: SqlCounter
+    server_cpu: Callable[[], dict[int, float] | None]
 
 
-def run_realistic(admin_url: str, scenario: Scenario) -> dict[str, Any]:
+def run_realistic(admin_url: str, prefilled: int, stages: Sequence[Stage]) -> list[dict[str, Any]]:
+    """One study, ``prefilled`` finished trials first, then each stage in turn."""
     space = search_space()
-    tag = f"realistic_{scenario.finished}_{scenario.running}"
-    clock = time.perf_counter()
-    with fresh_database(admin_url, tag) as url:
+    results = []
+    with fresh_database(admin_url, f"realistic_{prefilled}") as url:
         setup = StudySetup(epochs=EPOCHS, seed=0)
         storage = open_study_storage(url, heartbeat=HEARTBEAT)
         study = optuna.create_study(
@@ -699,23 +710,41 @@ def run_realistic(admin_url: str, scenario: Scenario) -> dict[str, Any]:
             pruner=PRUNERS.get("median")(setup),
             direction="minimize",
         )
-        prefill_s = prefill(study, scenario.finished, scenario.running, space)
-        records, timer, cpu = measure_trials(study, storage, scenario)
-    summary = summarize_realistic(scenario, records, timer, cpu)
-    return summary | {"prefill_s": prefill_s, "phase_s": time.perf_counter() - clock}
+        clock = time.perf_counter()
+        add_finished(study, prefilled, space)
+        server_cpu = functools.partial(backend_cpu, admin_url, url)
+        probe = Probe(StorageTimer(), SqlCounter(engine_of(storage)), server_cpu)
+        probe.timer.wrap_storage(study._storage)
+        restore = probe.timer.wrap_count_states()
+        try:
+            running = 0
+            for stage in stages:
+                add_running(study, stage.running - running, space)
+                running = stage.running
+                records, server_s, finished = measure_trials(study, probe, stage)
+                summary = summarize_realistic(finished, stage, records, probe.timer, server_s)
+                results.append(summary | {"phase_s": time.perf_counter() - clock})
+                clock = time.perf_counter()
+        finally:
+            restore()
+            engine_of(storage).dispose()
+    return results
+
+
+class Enough(Exception):
+    """Leaves ``run_trials`` from a callback, after a trial is told."""
 
 
 def measure_trials(
-    study: optuna.Study, storage: Any, scenario: Scenario
-) -> tuple[list[TrialRecord], StorageTimer, float | None]:
+    study: optuna.Study, probe: Probe, stage: Stage
+) -> tuple[list[TrialRecord], float | None, int]:
     """Run the warm-up then the measured trials in lrtune's loop; the measured ones' times.
 
-    Returns each measured trial's record, the per-method totals over the measured trials,
-    and PostgreSQL's CPU seconds over them.
+    Returns each measured trial's record, the server's CPU seconds over them, and how
+    many finished trials the study held before them. ``probe.timer`` holds the measured
+    trials' totals afterwards.
     """
-    timer, sql = StorageTimer(), SqlCounter(storage.engine)
-    timer.wrap_storage(study._storage)
-    restore = timer.wrap_count_states()
+    timer, sql = probe.timer, probe.sql
     records: list[TrialRecord] = []
     marks: dict[str, Any] = {}
 
@@ -747,62 +776,47 @@ def measure_trials(
         )
         marks.clear()
 
+    def run_until(n: int) -> None:
+        def stop(*_: Any) -> None:
+            if len(records) >= n:
+                raise Enough
+
+        with contextlib.suppress(Enough):
+            run_trials(
+                study, objective, budget=budget, callbacks=[on_finished, stop], poll_s=POLL_S
+            )
+
     objective = RealisticObjective(search_space(), improving=True)
-    # The other workers' running trials never finish, so the budget never runs out: the
-    # loop is left from the callback once enough trials have finished.
-    budget = scenario.finished + scenario.running + scenario.warm_up + scenario.measured + 1
-    warm_up, measured = scenario.warm_up, scenario.measured
-    try:
-        with timed_claims(on_claim):
-            run_until(study, objective, budget, on_finished, lambda: len(records) >= warm_up)
-            marks.clear()
-            records.clear()
-            timer.reset()
-            cpu_before = postgres_cpu_s()
-            run_until(study, objective, budget, on_finished, lambda: len(records) >= measured)
-            storage.engine.dispose()
-            cpu = cpu_delta(cpu_before, settle_postgres_cpu())
-    finally:
-        restore()
-    return records, timer, cpu
-
-
-class Enough(Exception):
-    """Leaves ``run_trials`` from a callback, after a trial is told."""
-
-
-def run_until(
-    study: optuna.Study,
-    objective: RealisticObjective,
-    budget: int,
-    callback: loop.Callback,
-    done: Callable[[], bool],
-) -> None:
-    """Run lrtune's loop, calling ``callback`` after each trial, until ``done()``."""
-
-    def stop(*_: Any) -> None:
-        if done():
-            raise Enough
-
-    with contextlib.suppress(Enough):
-        run_trials(study, objective, budget=budget, callbacks=[callback, stop], poll_s=POLL_S)
+    # The stand-ins for other workers' trials never finish, so the loop would wait for them
+    # at the end of its budget: it is left from the callback instead.
+    budget = len(study.trials) + stage.warm_up + stage.measured + 1
+    with timed_claims(on_claim):
+        run_until(stage.warm_up)
+        marks.clear()
+        records.clear()
+        timer.reset()
+        finished = len(study.get_trials(deepcopy=False, states=gate.FINISHED))
+        before = probe.server_cpu()
+        run_until(stage.measured)
+        server_s = cpu_used(before, probe.server_cpu())
+    return records, server_s, finished
 
 
 def summarize_realistic(
-    scenario: Scenario, records: list[TrialRecord], timer: StorageTimer, cpu: float | None
+    finished: int, stage: Stage, records: list[TrialRecord], timer: StorageTimer, cpu: float | None
 ) -> dict[str, Any]:
     n = len(records)
     return {
-        "finished": scenario.finished,
-        "running": scenario.running,
-        "warm_up": scenario.warm_up,
+        "finished": finished,
+        "running": stage.running,
+        "warm_up": stage.warm_up,
         "trials": n,
         "states": dict(Counter(r.state for r in records)),
         "epochs_run": dict(Counter(r.epochs_run for r in records)),
         "figures": stats(records),
         "postgres_cpu_ms_per_trial": None if cpu is None else cpu / n * 1000,
-        "methods": method_rows(*timer.by(0), n),
-        "callers": method_rows(*timer.by(-1), n),
+        "methods": method_rows(*timer.by(with_caller=False), n),
+        "callers": method_rows(*timer.by(with_caller=True), n),
         "per_trial": [
             {
                 "number": r.number,
@@ -835,7 +849,7 @@ def method_rows(seconds: dict[str, float], calls: Counter[str], n: int) -> list[
 
 
 def stats(records: Sequence[TrialRecord]) -> dict[str, Any]:
-    def pair(values: Sequence[float]) -> tuple[float, float]:
+    def ms(values: Sequence[float]) -> tuple[float, float]:
         array = np.array(values) * 1000
         return float(np.median(array)), float(np.percentile(array, 90))
 
@@ -843,9 +857,9 @@ def stats(records: Sequence[TrialRecord]) -> dict[str, Any]:
         return float(np.median([r.sql.get(key, 0) for r in records]))
 
     wall, storage, claim = (
-        pair([r.wall_s for r in records]),
-        pair([r.storage_s for r in records]),
-        pair([r.claim_s for r in records]),
+        ms([r.wall_s for r in records]),
+        ms([r.storage_s for r in records]),
+        ms([r.claim_s for r in records]),
     )
     return {
         "n": len(records),
@@ -855,7 +869,7 @@ def stats(records: Sequence[TrialRecord]) -> dict[str, Any]:
         "storage_ms_p90": storage[1],
         "claim_ms_median": claim[0],
         "claim_ms_p90": claim[1],
-        "client_cpu_ms_median": float(np.median([r.cpu_s for r in records]) * 1000),
+        "client_cpu_ms_median": ms([r.cpu_s for r in records])[0],
         "storage_calls_median": float(np.median([r.storage_calls for r in records])),
         "statements_median": median("statements"),
         "commits_median": median("commits"),
@@ -867,7 +881,7 @@ def stats(records: Sequence[TrialRecord]) -> dict[str, Any]:
     }
 
 
-# --- workers per database ---------------------------------------------------------------
+# --- workers per server --------------------------------------------------------------------
 
 
 def workers_per_database(
@@ -875,49 +889,41 @@ def workers_per_database(
 ) -> dict[str, Any]:
     """How many workers at ``TRIAL_S`` per trial one server serves: each bound, and the least.
 
-    Every worker keeps one trial running, so W workers mean W running trials, and the
-    realistic runs with and without ``running`` trials give each cost as ``a + b W``:
-
-    ``postgres_cpu``: the most W with W / 60 s x PostgreSQL CPU per trial <= one core.
-    ``lock``: the most W with W / 60 s x claim time <= 1, once claims are serialized by
-    the advisory lock (a worker alone holds it about as long as its claim takes).
-    ``noop``: 60 s x the no-op rate at the highest concurrency measured, where this
-    machine's two cores run the workers and the server together (no-op trials are the
-    cheapest; not a bound on the server alone).
+    Every worker keeps one trial running, so W workers mean W running trials; each cost
+    is fitted as ``a + b W`` between the prefilled studies without and with running trials.
     """
-    plain = [run for run in throughput if run["mode"] == "as-is"] or list(throughput)
-    top = max(plain, key=lambda run: run["workers"])
+    top = max(throughput, key=lambda run: run["workers"])
     idle = min(realistic, key=lambda run: (run["running"], -run["finished"]))
     busy = max(realistic, key=lambda run: (run["running"], run["finished"]))
 
-    def line(key: Callable[[dict[str, Any]], float | None]) -> tuple[float, float] | None:
-        low, high = key(idle), key(busy)
+    def fit(cost: Callable[[dict[str, Any]], float | None]) -> tuple[float, float] | None:
+        low, high = cost(idle), cost(busy)
         if low is None or high is None:
             return None
         slope = (high - low) / busy["running"] if busy["running"] > idle["running"] else 0.0
-        return low / 1000, max(0.0, slope) / 1000  # seconds, seconds per running trial
+        return low / 1000, max(0.0, slope) / 1000  # seconds; seconds per running trial
 
-    cpu = line(lambda run: run["postgres_cpu_ms_per_trial"])
-    claim = line(lambda run: run["figures"]["claim_ms_median"])
-    storage = line(lambda run: run["figures"]["storage_ms_median"])
+    cpu = fit(lambda run: run["postgres_cpu_ms_per_trial"])
+    claim = fit(lambda run: run["figures"]["claim_ms_median"])
+    storage = fit(lambda run: run["figures"]["storage_ms_median"])
     bounds = {
         "postgres_cpu": None if cpu is None else most_workers(*cpu),
         "lock": None if claim is None else most_workers(*claim),
-        "noop": TRIAL_S * top["trials_per_s"],
     }
-    applicable = {k: v for k, v in bounds.items() if v is not None and k != "noop"}
-    least = min(applicable, key=applicable.__getitem__)
-    workers = round_down(applicable[least])
+    applicable = {name: value for name, value in bounds.items() if value is not None}
+    binding = min(applicable, key=applicable.__getitem__)
+    workers = round_down(applicable[binding])
     return {
         "trial_s": TRIAL_S,
         "bounds": bounds,
-        "binding": least,
+        "binding": binding,
         "workers": workers,
-        "models_s": {"postgres_cpu": cpu, "claim": claim, "storage": storage},
+        "fits_s": {"postgres_cpu": cpu, "claim": claim, "storage": storage},
         "storage_s_at_workers": None if storage is None else storage[0] + storage[1] * workers,
+        "noop_workers_times_trial_s": TRIAL_S * top["trials_per_s"],
         "noop_workers": top["workers"],
         "noop_trials_per_s": top["trials_per_s"],
-        "fitted_from": [f"{run['finished']}+{run['running']}" for run in (idle, busy)],
+        "fitted_between": [f"{run['finished']} + {run['running']}" for run in (idle, busy)],
     }
 
 
@@ -964,6 +970,7 @@ def markdown(document: dict[str, Any]) -> str:
         workers_text(document["workers_per_database"]),
         f"Command: `{document['command']}` (commit {document['commit']}"
         + (f", with local changes to {', '.join(dirty)}" if dirty else "")
+        + ("; lrtune's files changed during the run" if document["tree_changed_during_run"] else "")
         + f"; {document['elapsed_s']:.0f} s; load average {document['load_before']} before, "
         f"{document['load_after']} after; {document['postgres']})",
     ]
@@ -972,17 +979,17 @@ def markdown(document: dict[str, Any]) -> str:
 
 def throughput_table(runs: Sequence[dict[str, Any]]) -> str:
     rows = [
-        "| mode | workers | trials (B) | s | finished trials/s | exact B, no repeats | "
+        "| workers | trials (B) | s | finished trials/s | exact B, no repeats | "
         "claim ms median (p90) | advisory locks per claim | SQL statements per trial | "
         "PostgreSQL CPU ms per trial | PostgreSQL CPU, cores |",
-        "| :--- | ---: | ---: | ---: | ---: | :--- |" + " ---: |" * 5,
+        "| ---: | ---: | ---: | ---: | :--- |" + " ---: |" * 5,
     ]
     for run in runs:
         cpu, share = run["postgres_cpu_ms_per_trial"], run["postgres_cpu_share"]
         others = {k: v for k, v in run["states"].items() if k != "COMPLETE"}
         exact = ("yes" if run["exact"] else "NO") + (f" (also {others})" if others else "")
         rows.append(
-            f"| {run['mode']} | {run['workers']} | {run['budget']} | {run['seconds']:.1f} | "
+            f"| {run['workers']} | {run['budget']} | {run['seconds']:.1f} | "
             f"{run['trials_per_s']:.1f} | {exact} | "
             f"{run['claim_ms_median']:.0f} ({run['claim_ms_p90']:.0f}) | "
             f"{run['advisory_locks_per_claim']:.2f} | {run['statements_per_trial']:.0f} | "
@@ -994,9 +1001,9 @@ def throughput_table(runs: Sequence[dict[str, Any]]) -> str:
 
 def realistic_table(runs: Sequence[dict[str, Any]]) -> str:
     rows = [
-        "| study holds (finished + running) | trials | wall ms median (p90) | "
-        "storage ms median (p90) | storage / wall | client CPU ms | storage calls | "
-        "SQL statements | commits | connection checkouts | claim ms | "
+        "| study holds (finished + running) at the first measured trial | trials | "
+        "wall ms median (p90) | storage ms median (p90) | storage / wall | client CPU ms | "
+        "storage calls | SQL statements | commits | connection checkouts | claim ms | "
         "PostgreSQL CPU ms per trial |",
         "| :--- |" + " ---: |" * 11,
     ]
@@ -1045,18 +1052,19 @@ def workers_text(k: dict[str, Any]) -> str:
     waits = (
         ""
         if storage is None
-        else f" At that many workers each trial would spend about {storage:.1f} s in storage "
-        f"calls ({storage / k['trial_s']:.0%} of its {k['trial_s']:.0f} s)."
+        else f" With that many workers each trial would spend about {storage:.1f} s in "
+        f"storage calls ({storage / k['trial_s']:.0%} of its {k['trial_s']:.0f} s)."
     )
     return (
         f"**One PostgreSQL can serve about {k['workers']} GPU workers at "
-        f"{k['trial_s']:.0f} s per trial** (bound: `{k['binding']}`). Bounds, in workers, "
-        f"from costs fitted as a + b x (running trials) between the studies "
-        f"{' and '.join(k['fitted_from'])}: PostgreSQL CPU per trial within one server core "
-        f"= {shown('postgres_cpu')}; claims one at a time under the advisory lock = "
-        f"{shown('lock')}; the no-op rate x {k['trial_s']:.0f} s = {shown('noop')} "
-        f"({k['noop_trials_per_s']:.1f} no-op trials/s with {k['noop_workers']} workers on "
-        f"this machine, workers and server sharing its cores).{waits}"
+        f"{k['trial_s']:.0f} s per trial** (bound: `{k['binding']}`). Costs fitted as "
+        f"a + b x (running trials) between the studies holding "
+        f"{' and '.join(k['fitted_between'])}; workers W within: the server's CPU, "
+        f"W/60 s x CPU per trial <= one core: {shown('postgres_cpu')}; the advisory lock, "
+        f"W/60 s x claim time <= 1: {shown('lock')}. For comparison, the no-op rate x "
+        f"{k['trial_s']:.0f} s = {k['noop_workers_times_trial_s']:.0f} "
+        f"({k['noop_trials_per_s']:.1f} no-op trials/s with {k['noop_workers']} workers, which "
+        f"share this machine's cores with the server).{waits}"
     )
 
 
@@ -1079,8 +1087,6 @@ def counts(text: str) -> tuple[int, ...]:
         values = tuple(int(item) for item in text.split(",") if item.strip())
     except ValueError:
         values = ()
-    if values == (0,):
-        return ()
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of positive integers.")
     return values
@@ -1090,58 +1096,70 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
     add("--quick", action="store_true", help="about a minute: smaller runs")
-    add("--budget", type=int, help=f"no-op trials per throughput run ({BUDGET})")
-    add("--workers", type=counts, help="worker counts, as lrtune runs (1,2,4,8)")
-    add("--locked-workers", type=counts, help="worker counts with the lock shim (1,8); 0: none")
-    add("--trials", type=int, help=f"measured trials of the fresh study ({TRIALS})")
-    add("--big-trials", type=int, help=f"measured trials of the prefilled ones ({BIG_TRIALS})")
-    add("--prefill", type=int, help=f"finished trials of the prefilled studies ({PREFILL})")
-    add("--running", type=int, help=f"other workers' running trials ({RUNNING})")
+    add("--budget", type=int, help=f"no-op trials per throughput run ({FULL['budget']})")
+    add("--workers", type=counts, help="comma-separated worker counts (1,2,4,8)")
+    add("--trials", type=int, help=f"measured trials of the fresh study ({FULL['trials']})")
+    add("--warm-up", type=int, help=f"warm-up trials of the fresh study ({FULL['warm_up']})")
+    add("--big-trials", type=int, help=f"measured, prefilled studies ({FULL['big_trials']})")
+    add("--prefill", type=int, help=f"finished trials of those studies ({FULL['prefill']})")
+    add("--running", type=int, help=f"other workers' running trials ({FULL['running']})")
     add("--admin-url", default=ADMIN_URL, help="a database to create the others from")
     add("--out", type=Path, help="results JSON (the .md goes beside it)")
     args = parser.parse_args(argv)
-    quick = args.quick
-    defaults = QUICK if quick else FULL
-    for name, value in defaults.items():
+    for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
     if args.budget < max(args.workers) or min(args.trials, args.big_trials) < 1:
         parser.error("--budget must be at least the most workers; --trials positive.")
-    if min(args.prefill, args.running) < 0:
-        parser.error("--prefill and --running must be zero or more.")
-    default = RESULTS / ("storage_throughput_quick.json" if quick else "storage_throughput.json")
-    args.out = args.out or default
+    if args.prefill < 0 or args.running < 1:
+        parser.error("--prefill must be zero or more, --running positive.")
+    name = "storage_throughput_quick.json" if args.quick else "storage_throughput.json"
+    args.out = args.out or RESULTS / name
     return args
 
 
-def scenarios(args: argparse.Namespace) -> list[Scenario]:
-    return [
-        Scenario(0, 0, WARM_UP, args.trials),
-        Scenario(args.prefill, 0, BIG_WARM_UP, args.big_trials),
-        Scenario(args.prefill, args.running, BIG_WARM_UP, args.big_trials),
-    ]
+def tree() -> tuple[str, list[str]]:
+    """The commit, and the files of ``lrtune/`` changed since it."""
+    changed = git("status", "--porcelain", "--", "lrtune").splitlines()
+    return git("rev-parse", "--short", "HEAD"), [line[3:] for line in changed]
 
 
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     started, load_before, clock = utc_now(), load_average(), time.perf_counter()
-    runs = [("as-is", w) for w in args.workers] + [("locked", w) for w in args.locked_workers]
-    throughput = []
-    for mode, workers in runs:
-        phase = functools.partial(run_throughput, args.admin_url, workers, args.budget, mode)
-        throughput.append(guarded(args.admin_url, phase))
+    commit, dirty = tree()  # the code this process imported
+    throughput, restarts = [], 0
+    for workers in args.workers:
+        phase = functools.partial(run_throughput, args.admin_url, workers, args.budget)
+        run, attempts = guarded(args.admin_url, phase)
+        throughput.append(run)
+        restarts += attempts - 1
         print(throughput_table(throughput[-1:]).splitlines()[-1], file=sys.stderr)
-    realistic = []
-    for scenario in scenarios(args):
-        phase = functools.partial(run_realistic, args.admin_url, scenario)
-        realistic.append(guarded(args.admin_url, phase))
-        print(realistic_table(realistic[-1:]).splitlines()[-1], file=sys.stderr)
+    studies = [
+        (0, [Stage(0, args.warm_up, args.trials)]),
+        (
+            args.prefill,
+            [
+                Stage(0, BIG_WARM_UP, args.big_trials),
+                Stage(args.running, BIG_WARM_UP, args.big_trials),
+            ],
+        ),
+    ]
+    realistic: list[dict[str, Any]] = []
+    for prefilled, stages in studies:
+        study = functools.partial(run_realistic, args.admin_url, prefilled, stages)
+        runs, attempts = guarded(args.admin_url, study)
+        realistic += runs
+        restarts += attempts - 1
+        print("\n".join(realistic_table(runs).splitlines()[2:]), file=sys.stderr)
     return {
         "command": command_line(),
         "started_at": started,
         "finished_at": utc_now(),
         "elapsed_s": time.perf_counter() - clock,
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "dirty": [line[3:] for line in git("status", "--porcelain", "--", "lrtune").splitlines()],
+        "server_restarts": restarts,
+        "commit": commit,
+        "dirty": dirty,
+        "tree_changed_during_run": tree() != (commit, dirty),
         "load_before": load_before,
         "load_after": load_average(),
         "machine": machine_info()
@@ -1150,14 +1168,16 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "settings": {
             "budget": args.budget,
             "workers": list(args.workers),
-            "locked_workers": list(args.locked_workers),
-            "scenarios": [vars(scenario) for scenario in scenarios(args)],
+            "studies": [
+                {"prefilled": prefilled, "stages": [vars(stage) for stage in stages]}
+                for prefilled, stages in studies
+            ],
             "heartbeat": {"interval": HEARTBEAT.interval, "grace": HEARTBEAT.grace},
             "epochs": EPOCHS,
             "poll_s": POLL_S,
             "throughput_sampler": "RandomSampler",
-            "realistic_sampler": "tpe (lrtune's: multivariate, group)",
-            "realistic_pruner": "median (lrtune's)",
+            "realistic_sampler": "lrtune's tpe (multivariate, group)",
+            "realistic_pruner": "lrtune's median",
             "target_ms": TARGET_MS,
             "trial_s": TRIAL_S,
         },
@@ -1169,16 +1189,9 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def postgres_settings(admin_url: str) -> str:
-    engine = sqlalchemy.create_engine(admin_url)
-    try:
-        with engine.connect() as connection:
-            settings = {
-                name: connection.execute(text(f"SHOW {name}")).scalar_one()
-                for name in ("server_version", "synchronous_commit", "shared_buffers")
-            }
-    finally:
-        engine.dispose()
-    return ", ".join(f"{name} {value}" for name, value in settings.items())
+    names = ("server_version", "synchronous_commit", "shared_buffers")
+    values = [admin_query(admin_url, f"SHOW {name}")[0][0] for name in names]
+    return ", ".join(f"{name} {value}" for name, value in zip(names, values, strict=True))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -1186,9 +1199,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     quiet_optuna()
     document = run_benchmark(args)
     write_json(args.out, document)
-    text_report = markdown(document)
-    args.out.with_suffix(".md").write_text(text_report + "\n")
-    print(text_report)
+    report = markdown(document)
+    args.out.with_suffix(".md").write_text(report + "\n")
+    print(report)
     print(f"Results written to {args.out} and {args.out.with_suffix('.md')}", file=sys.stderr)
 
 
