@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
@@ -26,6 +27,8 @@ from lrtune.storage._url import (
 logger = logging.getLogger(__name__)
 
 GRPC_CONNECT_TIMEOUT_S = 10.0
+SCHEMA_RACE_ATTEMPTS = 4
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,23 @@ def open_study_storage(
         # Optuna marks heartbeats experimental; lrtune relies on them on purpose.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         beats = _heartbeat_arguments(heartbeat)
-        return ResilientRDBStorage(target, engine_kwargs=options, **beats)
+        return _first_open(lambda: ResilientRDBStorage(target, engine_kwargs=options, **beats))
+
+
+def _first_open(open_storage: Callable[[], T]) -> T:
+    """``open_storage()``, again if another process was creating the tables at that moment.
+
+    Optuna creates its tables when it first opens a database; two workers doing so at once
+    on a new PostgreSQL database collide ("duplicate key value", "already exists").
+    """
+    for attempt in range(SCHEMA_RACE_ATTEMPTS):
+        try:
+            return open_storage()
+        except (exc.IntegrityError, exc.ProgrammingError):
+            if attempt == SCHEMA_RACE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _heartbeat_arguments(heartbeat: Heartbeat | None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from lrtune.cli import cli
 from lrtune.cli._launch import plan_workers
+from lrtune.storage import Storage
 from lrtune.storage._locks import single_sqlite_worker
 
 from .conftest import by_state, create_study, study_trials, write_slow_task
@@ -151,3 +152,44 @@ def test_study_with_local_workers_finishes_the_budget(tmp_path: Path, postgres_u
     trials = study_trials(postgres_url, "spec")
     assert by_state(trials) == {"COMPLETE": 6}
     assert sorted(t.number for t in trials) == list(range(6))
+
+
+@pytest.mark.postgres
+def test_two_creators_of_one_study_at_once_create_it_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Like two `lrtune study --create-only` started together: the second waits for the
+    first, then finds the study made: one range test, one warm start queued."""
+    import threading
+
+    from lrtune import run_study
+
+    task = write_slow_task(tmp_path, 0.0)
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        try:
+            run_study(
+                str(task),
+                storage=postgres_url,
+                study_name="twice",
+                n_trials=4,
+                epochs=1,
+                optimizers=["adamw"],
+                schedules=["cosine"],
+                finder_options={"num_iter": 30},
+                device="cpu",
+                create_only=True,
+            )
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=create) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert by_state(study_trials(postgres_url, "twice")) == {"WAITING": 1}
+    with Storage(postgres_url) as store:
+        assert len(store.list_range_tests()) == 1
