@@ -67,3 +67,21 @@ storage_option = click.option(
     help="SQLAlchemy URL of the database [default: sqlite:///lrtune.db].",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def heartbeat_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--heartbeat-interval`` and ``--grace-period``, for workers and the study."""
+    command = click.option(
+        "--grace-period",
+        type=click.IntRange(min=2),
+        default=40,
+        show_default=True,
+        help="Seconds without a heartbeat before a trial is failed and retried elsewhere.",
+    )(command)
+    return click.option(
+        "--heartbeat-interval",
+        type=click.IntRange(min=1),
+        default=10,
+        show_default=True,
+        help="Seconds between a running trial's heartbeats.",
+    )(command)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import signal
 import socket
-import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -116,25 +112,9 @@ def _reachable_host(host: str) -> str:
 
 def _wait_for_signal() -> str:
     """Block until SIGTERM or SIGINT; the signal's name."""
-    received: list[str] = []
-    stop = threading.Event()
+    from lrtune.study._signals import StopSignals
 
-    def on_signal(number: int, _frame: Any) -> None:
-        received.append(signal.Signals(number).name)
-        stop.set()
-
-    with _handlers(on_signal, signal.SIGTERM, signal.SIGINT):
-        # Short waits, so that the handler runs promptly in this (the main) thread.
-        while not stop.wait(timeout=0.5):
-            pass
-    return received[0]
-
-
-@contextmanager
-def _handlers(handler: Any, *numbers: signal.Signals) -> Iterator[None]:
-    previous = {number: signal.signal(number, handler) for number in numbers}
-    try:
-        yield
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
+    with StopSignals() as signals:
+        while signals.received is None:
+            signals.sleep(60.0)
+    return signals.received

@@ -13,9 +13,14 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from lrtune.cli._common import BadInput, handle_errors, json_option, storage_option
+from lrtune.cli._common import (
+    BadInput,
+    handle_errors,
+    heartbeat_options,
+    json_option,
+    storage_option,
+)
 from lrtune.cli._launch import LocalWorkers, WorkerPlan, parse_devices, plan_workers
-from lrtune.cli._workers import heartbeat_options
 from lrtune.storage._url import shown_url
 
 if TYPE_CHECKING:
@@ -134,7 +139,7 @@ def _run_local_workers(
     local = LocalWorkers(study.study_name, url, plans, heartbeat)
     codes = local.run()
     if local.signal_received is not None:
-        _interrupted(_finished(study))
+        _interrupted(_count_finished(study))
     failed = [
         f"{plan.label()} exited with {code}"
         for plan, code in zip(plans, codes, strict=True)
@@ -152,10 +157,10 @@ def _interrupted(finished: int) -> NoReturn:
     raise SystemExit(EXIT_INTERRUPTED)
 
 
-def _finished(study: optuna.Study) -> int:
-    from lrtune.study import FINISHED
+def _count_finished(study: optuna.Study) -> int:
+    from lrtune.study._gate import count_finished
 
-    return len(study.get_trials(deepcopy=False, states=FINISHED))
+    return count_finished(study)
 
 
 class Progress:
@@ -174,7 +179,7 @@ class Progress:
 
         if self.budget is None:
             self.budget = read_settings(study).n_trials
-        self.finished = _finished(study)
+        self.finished = _count_finished(study)
         click.echo(f"[{self.finished}/{self.budget}] {_describe(trial)}{_best_so_far(study)}")
 
 

@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import click
 
-from lrtune.cli._common import handle_errors, storage_option
-
-
-def heartbeat_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--heartbeat-interval`` and ``--grace-period``, for workers and the study."""
-    command = click.option(
-        "--grace-period",
-        type=click.IntRange(min=2),
-        default=40,
-        show_default=True,
-        help="Seconds without a heartbeat before a trial is failed and retried elsewhere.",
-    )(command)
-    return click.option(
-        "--heartbeat-interval",
-        type=click.IntRange(min=1),
-        default=10,
-        show_default=True,
-        help="Seconds between a running trial's heartbeats.",
-    )(command)
+from lrtune.cli._common import handle_errors, heartbeat_options, storage_option
+from lrtune.cli._studies import Progress, log_to_stderr, quiet_optuna
 
 
 @click.command()
@@ -52,7 +32,6 @@ def worker(
 
     SIGTERM or Ctrl-C fails the running trial, queues it for retry, and exits 0.
     """
-    from lrtune.cli._studies import Progress, log_to_stderr, quiet_optuna
     from lrtune.storage._studies import Heartbeat
     from lrtune.study import run_worker
 

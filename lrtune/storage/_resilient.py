@@ -100,13 +100,14 @@ def call_with_retries(call: Callable[[], T], what: str, timeout: float = RECONNE
             if not is_transient(error):
                 raise
             reason = error_reason(error.__cause__ or error)
-            if time.monotonic() + delay > deadline:
+            # Jitter, so that many workers cut off together do not all come back together.
+            wait = delay * random.uniform(0.5, 1.0)
+            if time.monotonic() + wait > deadline:
                 raise StorageError(
                     f"The database stayed unreachable for {timeout:.0f} s ({what}): {reason}"
                 ) from error
-            logger.warning("database unreachable (%s); retrying in %.1f s", reason, delay)
-        # Jitter, so that many workers cut off together do not all come back together.
-        time.sleep(delay * random.uniform(0.5, 1.0))
+            logger.warning("database unreachable (%s); retrying in %.2f s", reason, wait)
+        time.sleep(wait)
         delay = min(delay * 2, MAX_DELAY_S)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from sqlalchemy import exc
 
 from lrtune._exceptions import NotFoundError, StorageError
+from lrtune._optuna import experimental_ok
 from lrtune.storage._resilient import ResilientRDBStorage
 from lrtune.storage._url import (
     engine_arguments,
@@ -73,9 +73,7 @@ def open_study_storage(
     if address is not None:
         return _grpc_storage(*address)
     target, options = engine_arguments(resolved)
-    with study_errors(f"Cannot open storage {shown_url(resolved)}"), warnings.catch_warnings():
-        # Optuna marks heartbeats experimental; lrtune relies on them on purpose.
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with study_errors(f"Cannot open storage {shown_url(resolved)}"), experimental_ok():
         beats = _heartbeat_arguments(heartbeat)
         return _first_open(lambda: ResilientRDBStorage(target, engine_kwargs=options, **beats))
 
@@ -113,8 +111,7 @@ def _grpc_storage(host: str, port: int) -> optuna.storages.BaseStorage:
         from optuna.storages import GrpcStorageProxy
     except ImportError as error:  # grpcio is missing
         raise StorageError(f"A grpc:// storage needs grpcio: {error}") from error
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with experimental_ok():
         proxy = GrpcStorageProxy(host=host, port=port)
     try:
         # The proxy connects lazily; fail here, in one line, rather than at the first call.

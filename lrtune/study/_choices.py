@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import TrialState
 
+from lrtune._optuna import experimental_ok
 from lrtune._registry import Registry
 
 MEDIAN_STARTUP_TRIALS = 5
@@ -81,8 +81,7 @@ def _no_pruning(setup: StudySetup) -> BasePruner:
 def _tpe(setup: StudySetup) -> BaseSampler:
     # group=True splits the conditional space (each optimizer's and schedule's own
     # parameters) into the sub-spaces that occur together; both flags are experimental.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with experimental_ok():
         return OneReadTPESampler(seed=setup.seed, multivariate=True, group=True)
 
 

@@ -9,16 +9,17 @@ waits instead while the trials still running might fail and need retrying.
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import text
 
+from lrtune._optuna import experimental_ok
 from lrtune.storage._locks import advisory_lock, database_engine, lock_key
 from lrtune.storage._resilient import call_with_retries
 
@@ -37,11 +38,13 @@ class Claim:
         trial_id: The claimed trial's storage id (None when there is nothing to start).
         finished: Trials finished (complete or pruned) when the claim was made.
         running: Trials running elsewhere when the claim was made.
+        retry_of: The number of the trial the claimed one retries, if it is a retry.
     """
 
     trial_id: int | None
     finished: int
     running: int
+    retry_of: int | None = None
 
     def done(self, budget: int) -> bool:
         return self.finished >= budget
@@ -53,13 +56,15 @@ def claim_trial(study: optuna.Study, budget: int) -> Claim:
     with advisory_lock(storage, lock_key(f"budget:{study.study_name}")) as locked:
         fail_stale_trials(study)
         counts = count_states(study)
-        finished = sum(counts[state] for state in FINISHED)
-        running = counts[TrialState.RUNNING]
+        finished, running = finished_of(counts), counts[TrialState.RUNNING]
         if finished + running >= budget:
             return Claim(None, finished, running)
-        trial_id = _pop_waiting(study)
-        if trial_id is None:  # (ids start at 0: no `or` here)
-            trial_id = storage.create_new_trial(study._study_id)
+        # Only when the count saw one: reading the queue reads every unfinished trial.
+        queued = _pop_waiting(study) if counts[TrialState.WAITING] else None
+        if queued is None:
+            trial_id, retry_of = storage.create_new_trial(study._study_id), None
+        else:
+            trial_id, retry_of = queued._trial_id, _retried_number(queued)
         if is_heartbeat_enabled(storage):
             # The first beat at once: a trial with none is never judged stale.
             assert isinstance(storage, BaseHeartbeat)
@@ -67,7 +72,7 @@ def claim_trial(study: optuna.Study, budget: int) -> Claim:
     if not locked and _beyond_budget(study, trial_id, budget):
         _give_back(study, trial_id)
         return Claim(None, finished, running + 1)
-    return Claim(trial_id, finished, running)
+    return Claim(trial_id, finished, running, retry_of)
 
 
 def _beyond_budget(study: optuna.Study, trial_id: int, budget: int) -> bool:
@@ -101,9 +106,17 @@ def _give_back(study: optuna.Study, trial_id: int) -> None:
 
 def fail_stale_trials(study: optuna.Study) -> None:
     """Fail the running trials whose heartbeat stopped, and queue each for retry."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with experimental_ok():
         optuna.storages.fail_stale_trials(study)
+
+
+def count_finished(study: optuna.Study) -> int:
+    """How many trials of ``study`` count towards its budget (complete or pruned)."""
+    return finished_of(count_states(study))
+
+
+def finished_of(counts: Counter[TrialState]) -> int:
+    return sum(counts[state] for state in FINISHED)
 
 
 def count_states(study: optuna.Study) -> Counter[TrialState]:
@@ -121,7 +134,7 @@ def count_states(study: optuna.Study) -> Counter[TrialState]:
     return call_with_retries(query, "counting trials")
 
 
-def _pop_waiting(study: optuna.Study) -> int | None:
+def _pop_waiting(study: optuna.Study) -> FrozenTrial | None:
     """Take the oldest queued trial (a warm start or a retry), as ``Study.ask`` would."""
     storage = study._storage
     for trial in storage.get_all_trials(
@@ -129,7 +142,13 @@ def _pop_waiting(study: optuna.Study) -> int | None:
     ):
         try:
             if storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
-                return trial._trial_id
+                return trial
         except UpdateFinishedTrialError:
             continue
     return None
+
+
+def _retried_number(trial: FrozenTrial) -> int | None:
+    """The trial a queued one retries (queued again after its worker died or stopped)."""
+    with experimental_ok():
+        return RetryHeartbeatStaleTrialCallback.retried_trial_number(trial)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 
-from lrtune.study._gate import claim_trial
+from lrtune._optuna import experimental_ok
+from lrtune.study._gate import Claim, claim_trial, count_finished
 from lrtune.study._signals import StopSignals, WorkerStopped
 
 logger = logging.getLogger(__name__)
@@ -31,8 +31,9 @@ Objective = Callable[[optuna.Trial], float]
 
 POLL_S = 2.0
 """How often an idle worker looks again while the last trials run elsewhere."""
-RETRY_AFTER_STOP = 3
-"""How many times a configuration interrupted by SIGTERM/SIGINT is queued again."""
+RETRY_WITHOUT_HEARTBEATS = 3
+"""How many times a stopped trial is queued again on a storage without heartbeats (whose
+stale-trial callback says how many times otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,10 @@ def run_trials(
     with StopSignals() as signals:
         while True:
             if signals.received is not None:
-                return WorkerOutcome(mine, _finished(study), budget, stopped_by=signals.received)
+                finished = count_finished(study)
+                return WorkerOutcome(mine, finished, budget, stopped_by=signals.received)
             if timeout is not None and time.monotonic() - started > timeout:
-                return WorkerOutcome(mine, _finished(study), budget, timed_out=True)
+                return WorkerOutcome(mine, count_finished(study), budget, timed_out=True)
             claim = claim_trial(study, budget)
             if claim.done(budget):
                 return WorkerOutcome(mine, claim.finished, budget)
@@ -84,7 +86,7 @@ def run_trials(
                 logger.info("waiting: %d trials still running elsewhere", claim.running)
                 signals.sleep(poll_s)
                 continue
-            frozen = _run_one(study, claim.trial_id, objective, signals)
+            frozen = _run_one(study, claim, objective, signals)
             if frozen is None:
                 continue
             mine += 1
@@ -93,17 +95,19 @@ def run_trials(
 
 
 def _run_one(
-    study: optuna.Study, trial_id: int, objective: Objective, signals: StopSignals
+    study: optuna.Study, claim: Claim, objective: Objective, signals: StopSignals
 ) -> FrozenTrial | None:
     """Run one claimed trial; its frozen record once told, or None if it did not finish."""
+    assert claim.trial_id is not None
     with ExitStack() as stack:
         # Beating before sampling: TPE over a large study takes a while.
-        stack.enter_context(_Heartbeat(study._storage, trial_id))
+        stack.enter_context(_Heartbeat(study._storage, claim.trial_id))
         # As Study.ask does: samplers read the study's trials through a per-trial cache,
         # which must start empty (tell empties it too; a claim may follow something else).
         study._thread_local.cached_all_trials = None
-        trial = optuna.Trial(study, trial_id)
-        _note_retry(study, trial)
+        trial = optuna.Trial(study, claim.trial_id)
+        if claim.retry_of is not None:
+            trial.set_user_attr("retry_of", claim.retry_of)
         try:
             with signals.trial():
                 value = objective(trial)
@@ -150,27 +154,19 @@ def _fail_and_requeue(study: optuna.Study, trial: optuna.Trial, signal_name: str
         return  # failed as stale meanwhile, and queued again by whoever failed it
     trial.set_user_attr("stopped_by", signal_name)
     frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        RetryHeartbeatStaleTrialCallback(max_retry=RETRY_AFTER_STOP)(study, frozen)
+    with experimental_ok():
+        _requeue_callback(study._storage)(study, frozen)
     logger.warning("%s: trial #%d failed and queued for retry", signal_name, trial.number)
 
 
-def _note_retry(study: optuna.Study, trial: optuna.Trial) -> None:
-    """Record which trial this one retries, if its worker died or was stopped."""
-    frozen = study._storage.get_trial(trial._trial_id)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        retried = RetryHeartbeatStaleTrialCallback.retried_trial_number(frozen)
-    if retried is not None:
-        trial.set_user_attr("retry_of", retried)
-
-
-def _finished(study: optuna.Study) -> int:
-    from lrtune.study._gate import FINISHED, count_states
-
-    counts = count_states(study)
-    return sum(counts[state] for state in FINISHED)
+def _requeue_callback(storage: optuna.storages.BaseStorage) -> Callback:
+    """How a stopped trial is queued again: as a stale one would be, with the same limit."""
+    if isinstance(storage, BaseHeartbeat):
+        callback = storage.get_heartbeat_stale_trial_callback()
+        if callback is not None:
+            return callback
+    with experimental_ok():
+        return RetryHeartbeatStaleTrialCallback(max_retry=RETRY_WITHOUT_HEARTBEATS)
 
 
 class _Heartbeat:

@@ -1,9 +1,9 @@
 """The trial objective: sample a configuration, train it, report every epoch, prune.
 
 Each trial records, as user attributes, its configuration, seed, host, device (and
-physical GPU), per-epoch validation values and
-learning rates, and why it was pruned. A diverged run (NaN/inf or
-an exploding validation loss) is pruned at once with the reason recorded.
+physical GPU), per-epoch validation values and learning rates, and why it was pruned. A
+diverged run (NaN/inf or an exploding validation loss) is pruned at once with the reason
+recorded.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
 import torch
@@ -21,6 +21,9 @@ import torch
 from lrtune.study._space import SearchSpace
 from lrtune.tasks import Task
 from lrtune.training import EpochEnd, TrainingRun, train
+
+if TYPE_CHECKING:
+    from lrtune.study._settings import StudySettings
 
 Objective = Literal["val_loss", "metric"]
 OBJECTIVES: tuple[Objective, ...] = ("val_loss", "metric")
@@ -45,6 +48,11 @@ class TrialObjective:
     objective: Objective = "val_loss"
     seed: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @classmethod
+    def for_study(cls, task: Task, settings: StudySettings, device: torch.device) -> TrialObjective:
+        """The objective of the study ``settings`` describe, training ``task`` on ``device``."""
+        return cls(task, settings.space, settings.epochs, settings.objective, settings.seed, device)
 
     def __call__(self, trial: optuna.Trial) -> float:
         config = self.space.sample(trial)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
 import torch
-from optuna.trial import FrozenTrial
 
 from lrtune._exceptions import StudyError
 from lrtune.examples import EXAMPLES
@@ -30,7 +29,7 @@ from lrtune.study._bounds import (
     run_range_tests,
 )
 from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
-from lrtune.study._loop import run_trials
+from lrtune.study._loop import Callback, run_trials
 from lrtune.study._objective import OBJECTIVES, Objective, TrialObjective
 from lrtune.study._settings import StudySettings, has_settings, read_settings, write_settings
 from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpace, Warmup
@@ -41,8 +40,6 @@ from lrtune.tasks._task import Direction
 from lrtune.training._train import steps_per_epoch
 
 logger = logging.getLogger(__name__)
-
-Callback = Callable[[optuna.Study, FrozenTrial], None]
 
 
 def run_study(
@@ -350,9 +347,7 @@ def _optimize(
     request: _Request,
     callbacks: Sequence[Callback],
 ) -> None:
-    objective = TrialObjective(
-        task, settings.space, settings.epochs, settings.objective, settings.seed, request.device
-    )
+    objective = TrialObjective.for_study(task, settings, request.device)
     outcome = run_trials(
         study, objective, budget=settings.n_trials, callbacks=callbacks, timeout=request.timeout
     )

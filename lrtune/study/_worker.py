@@ -61,9 +61,7 @@ def run_worker(
         _check_task(settings, loaded)
         _set_sampler_and_pruner(study, settings)
         target = resolve_device(device, torch.nn.Module())
-        objective = TrialObjective(
-            loaded, settings.space, settings.epochs, settings.objective, settings.seed, target
-        )
+        objective = TrialObjective.for_study(loaded, settings, target)
         logger.info("worker joined study %s on %s", study_name, target)
         return run_trials(
             study, objective, budget=settings.n_trials, callbacks=callbacks, timeout=timeout
