@@ -23,9 +23,12 @@ def operational_error(message: str = "connection refused") -> exc.OperationalErr
 
 @pytest.fixture
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record the backoff delays instead of sleeping them."""
+    """Record the backoff delays instead of sleeping them; the clock moves on by each one,
+    as it would have."""
     delays: list[float] = []
     monkeypatch.setattr(resilient.time, "sleep", delays.append)
+    start = resilient.time.monotonic()
+    monkeypatch.setattr(resilient.time, "monotonic", lambda: start + sum(delays))
     return delays
 
 
