@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from lrtune.cli._common import EXIT_BAD_INPUT, BadInput, handle_errors
+from lrtune.cli._dashboard import dashboard
 from lrtune.cli._proxy import storage_proxy
 from lrtune.cli._range_tests import examples, find, runs, show
 from lrtune.cli._studies import best, export, report, studies, study
@@ -29,6 +30,7 @@ for _command in (
     export,
     report,
     storage_proxy,
+    dashboard,
 ):
     cli.add_command(_command)
 

@@ -262,11 +262,12 @@ def studies(storage: str | None, as_json: bool) -> None:
     if not summaries:
         click.echo("No studies stored yet. Run `lrtune study SPEC` to start one.")
         return
-    headers = ["study", "task", "finished", "running", "best", "direction"]
+    headers = ["study", "task", "state", "finished", "running", "best", "direction"]
     rows = [
         [
             s["name"],
             s["task"] or "-",
+            s["state"],
             f"{s['finished']}/{s['budget'] or '?'}",
             str(s["running"]),
             fmt(s["best_value"]),

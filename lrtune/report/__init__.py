@@ -4,11 +4,14 @@ from lrtune.report._best import BestConfig, best_code, best_config, best_dict, b
 from lrtune.report._export import export_trials
 from lrtune.report._range_test_plot import CurveInfo, curve_info, plot_range_tests
 from lrtune.report._study_data import (
+    EpochCurves,
     History,
     Importances,
     StudyObjective,
+    StudyReport,
     TopTrial,
     best_by,
+    epoch_curves,
     history,
     importances,
     study_objective,
@@ -17,6 +20,7 @@ from lrtune.report._study_data import (
 )
 from lrtune.report._study_plots import (
     plot_best_by,
+    plot_epoch_curves,
     plot_history,
     plot_importances,
     plot_top_trials,
@@ -26,9 +30,11 @@ from lrtune.report._study_plots import (
 __all__ = [
     "BestConfig",
     "CurveInfo",
+    "EpochCurves",
     "History",
     "Importances",
     "StudyObjective",
+    "StudyReport",
     "TopTrial",
     "best_by",
     "best_code",
@@ -36,10 +42,12 @@ __all__ = [
     "best_dict",
     "best_table",
     "curve_info",
+    "epoch_curves",
     "export_trials",
     "history",
     "importances",
     "plot_best_by",
+    "plot_epoch_curves",
     "plot_history",
     "plot_importances",
     "plot_range_tests",

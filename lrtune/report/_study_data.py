@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -89,6 +90,20 @@ class TopTrial(NamedTuple):
     lr_mean: list[float]
     lr_low: list[float]
     lr_high: list[float]
+
+
+class EpochCurves(NamedTuple):
+    """Every trial's objective per epoch (Optuna's intermediate values), by trial number.
+
+    ``states`` holds each trial's state name; ``best`` is the best completed trial's number.
+    """
+
+    numbers: list[int]
+    states: list[str]
+    epochs: list[list[int]]
+    values: list[list[float]]
+    best: int | None
+    objective: StudyObjective
 
 
 class Importances(NamedTuple):
@@ -170,6 +185,22 @@ def top_trials(study: optuna.Study, k: int) -> list[TopTrial]:
     return [_top_trial(trial) for trial in ranked[:k]]
 
 
+def epoch_curves(study: optuna.Study) -> EpochCurves:
+    """The per-epoch validation curve of every trial that reported one."""
+    objective = study_objective(study)
+    trials = [t for t in study.get_trials(deepcopy=False) if t.intermediate_values]
+    # intermediate_values may not be sorted, so order the epochs explicitly.
+    epochs = [sorted(t.intermediate_values) for t in trials]
+    values = [
+        [t.intermediate_values[e] for e in steps] for t, steps in zip(trials, epochs, strict=True)
+    ]
+    completed = completed_trials(study)
+    pick = min if objective.direction == "minimize" else max
+    best = pick(completed, key=lambda t: float(t.value or 0)).number if completed else None
+    states = [t.state.name for t in trials]
+    return EpochCurves([t.number for t in trials], states, epochs, values, best, objective)
+
+
 def importances(study: optuna.Study) -> Importances:
     """fANOVA importances of optimizer, schedule, log10 of the LR and warmup ratio.
 
@@ -195,6 +226,53 @@ def importances(study: optuna.Study) -> Importances:
     except (ValueError, RuntimeError) as error:
         return Importances({}, f"Optuna could not compute importances: {error}")
     return Importances({name: float(value) for name, value in found.items()}, None)
+
+
+class StudyReport:
+    """The data behind each of a study's figures, computed on first use and then kept.
+
+    One read of the study serves every figure; the dashboard keeps one per study state.
+
+    Args:
+        study: The study.
+        top: How many of the best trials ``tops`` holds.
+    """
+
+    def __init__(self, study: optuna.Study, *, top: int = 5) -> None:
+        self.study = study
+        self.top = top
+
+    @cached_property
+    def objective(self) -> StudyObjective:
+        return study_objective(self.study)
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        return trials_frame(self.study)
+
+    @cached_property
+    def history(self) -> History:
+        return history(self.study)
+
+    @cached_property
+    def curves(self) -> EpochCurves:
+        return epoch_curves(self.study)
+
+    @cached_property
+    def by_optimizer(self) -> pd.DataFrame:
+        return best_by(self.frame, "optimizer", self.objective.direction)
+
+    @cached_property
+    def by_schedule(self) -> pd.DataFrame:
+        return best_by(self.frame, "schedule", self.objective.direction)
+
+    @cached_property
+    def tops(self) -> list[TopTrial]:
+        return top_trials(self.study, self.top)
+
+    @cached_property
+    def importances(self) -> Importances:
+        return importances(self.study)
 
 
 def _check_direction(direction: str) -> None:

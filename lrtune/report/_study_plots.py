@@ -6,26 +6,24 @@ than failing, so a report can be written while a study is still starting.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from lrtune.report._range_test_plot import _root_figure
 from lrtune.report._study_data import (
+    EpochCurves,
     History,
     Importances,
     StudyObjective,
+    StudyReport,
     TopTrial,
-    best_by,
-    history,
-    importances,
-    study_objective,
-    top_trials,
-    trials_frame,
 )
 from lrtune.report._text import fmt
 
@@ -34,14 +32,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 NO_TRIALS = "no completed trials yet"
-REPORT_FILES = (
-    "history.png",
-    "by_optimizer.png",
-    "by_schedule.png",
-    "top_trials.png",
-    "importances.png",
-)
-"""The files ``write_report`` writes, in order."""
 
 
 def plot_history(info: History, ax: Axes | None = None) -> Figure:
@@ -58,6 +48,36 @@ def plot_history(info: History, ax: Axes | None = None) -> Figure:
     ax.set_ylabel(name)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best")
+    return _root_figure(ax)
+
+
+def plot_epoch_curves(info: EpochCurves, ax: Axes | None = None) -> Figure:
+    """Every trial's validation curve: completed ones in colour, pruned and others faint,
+    the best trial's drawn thick."""
+    ax = _axes(ax)
+    ax.set_title(f"Validation {info.objective.name} per epoch, every trial")
+    if not info.numbers:
+        return _empty(ax, "no trial has finished an epoch yet")
+    rows = list(zip(info.epochs, info.values, info.states, strict=True))
+    for complete, style in ((False, _FAINT), (True, _COMPLETE)):
+        lines = [_line(e, v) for e, v, state in rows if (state == "COMPLETE") is complete]
+        ax.add_collection(LineCollection(lines, **style))
+    if info.best is not None:
+        index = info.numbers.index(info.best)
+        ax.plot(
+            info.epochs[index],
+            info.values[index],
+            "o-",
+            color="C1",
+            linewidth=2.5,
+            label=f"best: #{info.best}",
+        )
+        ax.legend(loc="best")
+    _curve_limits(ax, info)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(info.objective.name)
+    ax.grid(True, alpha=0.3)
     return _root_figure(ax)
 
 
@@ -110,22 +130,29 @@ def plot_importances(info: Importances, ax: Axes | None = None) -> Figure:
     return _root_figure(ax)
 
 
+STUDY_FIGURES: dict[str, Callable[[StudyReport], Figure]] = {
+    "history": lambda report: plot_history(report.history),
+    "epoch_curves": lambda report: plot_epoch_curves(report.curves),
+    "by_optimizer": lambda report: plot_best_by(report.by_optimizer, report.objective),
+    "by_schedule": lambda report: plot_best_by(report.by_schedule, report.objective),
+    "top_trials": lambda report: plot_top_trials(report.tops, report.objective),
+    "importances": lambda report: plot_importances(report.importances),
+}
+"""A study's figures by name: what ``lrtune report`` writes and the dashboard shows."""
+
+REPORT_FILES = tuple(f"{name}.png" for name in STUDY_FIGURES)
+"""The files ``write_report`` writes, in order."""
+
+
 def write_report(study: optuna.Study, out_dir: str | Path, *, top: int = 5) -> list[Path]:
     """Write ``REPORT_FILES`` of ``study`` into ``out_dir`` (created if missing)."""
-    objective = study_objective(study)
-    frame = trials_frame(study)
-    figures = [
-        plot_history(history(study)),
-        plot_best_by(best_by(frame, "optimizer", objective.direction), objective),
-        plot_best_by(best_by(frame, "schedule", objective.direction), objective),
-        plot_top_trials(top_trials(study, top), objective),
-        plot_importances(importances(study)),
-    ]
+    report = StudyReport(study, top=top)
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    paths = [directory / name for name in REPORT_FILES]
-    for figure, path in zip(figures, paths, strict=True):
-        figure.savefig(path, dpi=100)
+    paths = []
+    for name, draw in STUDY_FIGURES.items():
+        paths.append(directory / f"{name}.png")
+        draw(report).savefig(paths[-1], dpi=100)
     return paths
 
 
@@ -138,6 +165,27 @@ def _empty(ax: Axes, message: str) -> Figure:
     ax.set_xticks([])
     ax.set_yticks([])
     return _root_figure(ax)
+
+
+_FAINT: dict[str, Any] = {"colors": "0.6", "alpha": 0.25, "linewidths": 0.8}
+_COMPLETE: dict[str, Any] = {"colors": "C0", "alpha": 0.45, "linewidths": 1.0}
+
+
+def _line(epochs: list[int], values: list[float]) -> np.ndarray:
+    return np.column_stack([epochs, values])
+
+
+def _curve_limits(ax: Axes, info: EpochCurves) -> None:
+    """Every epoch shown; the values cut at their 2nd and 98th percentiles, so that a few
+    diverged trials do not flatten the rest."""
+    values = np.concatenate([np.asarray(v, dtype=np.float64) for v in info.values])
+    values = values[np.isfinite(values)]
+    epochs = [e for steps in info.epochs for e in steps]
+    ax.set_xlim(min(epochs) - 0.2, max(epochs) + 0.2)
+    if len(values):
+        low, high = np.percentile(values, [2, 98])
+        margin = 0.08 * max(float(high - low), 1e-12)
+        ax.set_ylim(float(low) - margin, float(high) + margin)
 
 
 def _bar_label(row: pd.Series) -> str:

@@ -45,6 +45,23 @@ def ensure_schema(engine: Engine) -> None:
             _write_version(connection, stored)
 
 
+def check_schema(engine: Engine) -> bool:
+    """Whether lrtune's tables exist, for a reader that must not create or migrate them.
+
+    Raises ``StorageError`` if they were written by a newer lrtune or are older than
+    this one reads (a writer's ``ensure_schema`` migrates them).
+    """
+    with engine.connect() as connection:
+        stored = read_version(connection)
+    _check_not_newer(stored, engine)
+    if stored is not None and stored < SCHEMA_VERSION:
+        raise StorageError(
+            f"Storage {render_url(engine.url)} holds lrtune schema {stored}; any writing "
+            f"lrtune command (lrtune runs) upgrades it to {SCHEMA_VERSION}"
+        )
+    return stored is not None
+
+
 def read_version(connection: Connection) -> int | None:
     """The stored schema version; ``None`` for a database lrtune has not written to."""
     if not sqlalchemy.inspect(connection).has_table(SchemaRow.__tablename__):

@@ -19,7 +19,7 @@ from lrtune.storage._range_tests import (
     to_row,
     to_summary,
 )
-from lrtune.storage._schema import ensure_schema
+from lrtune.storage._schema import check_schema, ensure_schema
 from lrtune.storage._url import create_engine_for, db_errors, render_url, resolve_url
 
 
@@ -29,14 +29,19 @@ class Storage:
     Opening checks the connection and creates or upgrades lrtune's tables; it raises
     ``StorageError`` with a one-line message if either fails. Use as a context manager
     or call ``close()``.
+
+    ``read_only=True`` (the dashboard) opens the database so that it refuses writes,
+    creates nothing, and reads a database without lrtune's tables as one without
+    range tests.
     """
 
-    def __init__(self, url: str | None = None) -> None:
-        self._engine = create_engine_for(resolve_url(url))
+    def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
+        self._engine = create_engine_for(resolve_url(url), read_only=read_only)
         self.url = render_url(self._engine.url)
         """The storage URL with its password hidden, for messages."""
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
-        self._open_schema()
+        self._has_tables = True
+        self._open_schema(read_only)
 
     def __repr__(self) -> str:
         return f"Storage({self.url!r})"
@@ -72,7 +77,7 @@ class Storage:
     def get_range_test(self, range_test_id: int) -> FinderResult:
         """The stored range test ``range_test_id``; ``NotFoundError`` if there is none."""
         with self._session() as session:
-            row = session.get(RangeTestRow, range_test_id)
+            row = session.get(RangeTestRow, range_test_id) if self._has_tables else None
             if row is None:
                 raise NotFoundError(f"No range test with id {range_test_id} in {self.url}")
             return to_result(row, _points(session, row.id))
@@ -88,6 +93,8 @@ class Storage:
         )
         if task is not None:
             query = query.where(RangeTestRow.task == task)
+        if not self._has_tables:
+            return []
         with self._session() as session:
             return [to_summary(row) for row in session.scalars(query.limit(limit))]
 
@@ -95,7 +102,7 @@ class Storage:
         """The range tests of ``group`` in the order they were saved; ``NotFoundError`` if none."""
         query = select(RangeTestRow).where(RangeTestRow.group == group).order_by(RangeTestRow.id)
         with self._session() as session:
-            rows = session.scalars(query).all()
+            rows = session.scalars(query).all() if self._has_tables else []
             if not rows:
                 raise NotFoundError(f"No range tests in group {group!r} in {self.url}")
             return [to_result(row, _points(session, row.id)) for row in rows]
@@ -106,10 +113,13 @@ class Storage:
         with db_errors(f"Storage query failed on {self.url}"), self._sessions.begin() as session:
             yield session
 
-    def _open_schema(self) -> None:
+    def _open_schema(self, read_only: bool) -> None:
         try:
             with db_errors(f"Cannot open storage {self.url}"):
-                ensure_schema(self._engine)
+                if read_only:
+                    self._has_tables = check_schema(self._engine)
+                else:
+                    ensure_schema(self._engine)
         except StorageError:
             self.close()
             raise

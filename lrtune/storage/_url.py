@@ -57,26 +57,31 @@ def render_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def create_engine_for(url: str) -> Engine:
-    """An engine on ``url``, checked to connect; ``StorageError`` (one line) if it cannot."""
-    parsed = _normalize(_parse(url))
-    _check_sqlite_path(parsed)
+def create_engine_for(url: str, *, read_only: bool = False) -> Engine:
+    """An engine on ``url``, checked to connect; ``StorageError`` (one line) if it cannot.
+
+    ``read_only``: the database itself refuses writes (SQLite opened ``mode=ro``,
+    PostgreSQL sessions with ``default_transaction_read_only``), and a SQLite file
+    that does not exist is an error rather than a new, empty database.
+    """
+    parsed = _checked(url, read_only=read_only)
     with db_errors(f"Cannot open storage {render_url(parsed)}"):
-        engine = sqlalchemy.create_engine(parsed, **_engine_options(parsed))
+        engine = sqlalchemy.create_engine(parsed, **_engine_options(parsed, read_only=read_only))
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
     _check_connection(engine)
     return engine
 
 
-def engine_arguments(url: str) -> tuple[str, dict[str, Any]]:
+def engine_arguments(url: str, *, read_only: bool = False) -> tuple[str, dict[str, Any]]:
     """The checked, driver-normalized URL (password included) and engine options for ``url``.
 
-    For libraries that open their own engine on lrtune's storage (Optuna's RDBStorage).
+    For libraries that open their own engine on lrtune's storage (Optuna's RDBStorage);
+    ``read_only`` as for ``create_engine_for``.
     """
-    parsed = _normalize(_parse(url))
-    _check_sqlite_path(parsed)
-    return parsed.render_as_string(hide_password=False), _engine_options(parsed)
+    parsed = _checked(url, read_only=read_only)
+    options = _engine_options(parsed, read_only=read_only)
+    return parsed.render_as_string(hide_password=False), options
 
 
 def shown_url(url: str) -> str:
@@ -99,6 +104,24 @@ def db_errors(prefix: str) -> Iterator[None]:
         yield
     except exc.SQLAlchemyError as error:
         raise StorageError(f"{prefix}: {error_reason(error)}") from error
+
+
+def _checked(url: str, *, read_only: bool) -> URL:
+    parsed = _normalize(_parse(url))
+    _check_sqlite_path(parsed)
+    return _sqlite_read_only(parsed) if read_only else parsed
+
+
+def _sqlite_read_only(url: URL) -> URL:
+    """``url`` opened through SQLite's URI form with ``mode=ro``; the file must exist."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite":
+        return url
+    if "uri" in url.query:
+        return url.update_query_dict({"mode": "ro"})
+    if database in ("", ":memory:") or not Path(database).is_file():
+        raise StorageError(f"Cannot open storage {render_url(url)}: no database file there")
+    return url.set(database=f"file:{Path(database).resolve()}", query={"mode": "ro", "uri": "true"})
 
 
 def _parse(url: str) -> URL:
@@ -136,13 +159,16 @@ def _check_sqlite_path(url: URL) -> None:
         )
 
 
-def _engine_options(url: URL) -> dict[str, Any]:
+def _engine_options(url: URL, *, read_only: bool = False) -> dict[str, Any]:
     if url.get_backend_name() == "sqlite":
         return {}
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
-        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
-    return options
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    if read_only:
+        connect_args["options"] = "-c default_transaction_read_only=on"
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    return options | ({"connect_args": connect_args} if connect_args else {})
 
 
 def _configure_sqlite(engine: Engine) -> None:

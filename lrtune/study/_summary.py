@@ -25,12 +25,27 @@ def _summary(storage: optuna.storages.BaseStorage, frozen: Any) -> dict[str, Any
     states = [t.state for t in trials]
     values = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     maximize = frozen.direction == optuna.study.StudyDirection.MAXIMIZE
+    finished = sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states)
+    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
     return {
+        "id": frozen._study_id,
         "name": frozen.study_name,
         "task": settings.get("task"),
-        "finished": sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states),
+        "state": study_state(states, finished, settings.get("n_trials")),
+        "finished": finished,
         "running": states.count(TrialState.RUNNING),
         "budget": settings.get("n_trials"),
         "best_value": (max(values) if maximize else min(values)) if values else None,
         "direction": "maximize" if maximize else "minimize",
+        "last_start": max(starts) if starts else None,
     }
+
+
+def study_state(states: list[TrialState], finished: int, budget: int | None) -> str:
+    """``"running"`` (a trial runs now), ``"finished"`` (its budget is met), ``"stopped"``
+    (trials left to run, none running) or ``"new"`` (no trial yet)."""
+    if TrialState.RUNNING in states:
+        return "running"
+    if budget is not None and finished >= budget:
+        return "finished"
+    return "stopped" if states else "new"

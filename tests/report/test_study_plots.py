@@ -14,17 +14,20 @@ from matplotlib.image import imread
 from matplotlib.patches import Rectangle
 
 from lrtune.report import (
+    EpochCurves,
     History,
     Importances,
     StudyObjective,
     TopTrial,
+    epoch_curves,
     plot_best_by,
+    plot_epoch_curves,
     plot_history,
     plot_importances,
     plot_top_trials,
     write_report,
 )
-from lrtune.report._study_plots import REPORT_FILES
+from lrtune.report._study_plots import REPORT_FILES, STUDY_FIGURES
 
 LOSS = StudyObjective("val_loss", "minimize")
 
@@ -139,3 +142,40 @@ def test_write_report_of_a_study_without_completed_trials(tmp_path: Path) -> Non
     study = optuna.create_study(storage=optuna.storages.InMemoryStorage())
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
     check_pngs(write_report(study, tmp_path), tmp_path)
+
+
+def test_plot_epoch_curves_draws_every_trial_and_the_best_thick() -> None:
+    info = EpochCurves(
+        numbers=[0, 1, 2],
+        states=["COMPLETE", "PRUNED", "COMPLETE"],
+        epochs=[[1, 2, 3], [1], [1, 2, 3]],
+        values=[[1.0, 0.6, 0.5], [2.0], [1.1, 0.7, 0.4]],
+        best=2,
+        objective=LOSS,
+    )
+    (ax,) = plot_epoch_curves(info).axes
+    faint, complete = ax.collections
+    assert [segment.tolist() for segment in faint.get_segments()] == [[[1, 2.0]]]
+    assert len(complete.get_segments()) == 2
+    (best,) = ax.get_lines()
+    assert best.get_ydata().tolist() == [1.1, 0.7, 0.4] and best.get_label() == "best: #2"
+    low, high = ax.get_ylim()
+    assert low < 0.5 and high > 1.1  # every completed value in view
+
+
+def test_epoch_curves_of_a_real_study(real_study: optuna.Study) -> None:
+    info = epoch_curves(real_study)
+    reported = [t for t in real_study.trials if t.intermediate_values]
+    assert info.numbers == [t.number for t in reported]
+    assert info.best == real_study.best_trial.number
+    index = info.numbers.index(info.best)
+    assert info.values[index][-1] == real_study.best_value
+    texts_of_empty = texts(plot_epoch_curves(info._replace(numbers=[], states=[])).axes[0])
+    assert texts_of_empty == ["no trial has finished an epoch yet"]
+
+
+def test_the_report_writes_one_png_per_study_figure(
+    real_study: optuna.Study, tmp_path: Path
+) -> None:
+    paths = write_report(real_study, tmp_path)
+    assert [p.name for p in paths] == [f"{name}.png" for name in STUDY_FIGURES]

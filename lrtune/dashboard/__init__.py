@@ -1,0 +1,7 @@
+"""The dashboard: a read-only web app over lrtune's storage (``lrtune dashboard``)."""
+
+from lrtune.dashboard._app import create_app
+from lrtune.dashboard._data import DashboardData
+from lrtune.dashboard._serve import serve
+
+__all__ = ["DashboardData", "create_app", "serve"]

@@ -1,0 +1,199 @@
+"""The dashboard's web app: pages, SVG figures and the JSON API, all read-only (GET)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from lrtune._exceptions import NotFoundError, StorageError
+from lrtune.dashboard._data import DashboardData
+from lrtune.dashboard._figures import range_test_figure, study_figure
+from lrtune.dashboard._json import (
+    plain,
+    range_test_groups_json,
+    range_test_json,
+    study_json,
+    trials_json,
+)
+from lrtune.dashboard._security import LoopbackHosts, TokenGate, with_headers
+from lrtune.report._study_plots import STUDY_FIGURES
+from lrtune.report._text import fmt, hyperparameters
+
+REFRESH_S = 5
+"""How often an open study page asks whether the study moved on."""
+
+_HERE = Path(__file__).parent
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(_HERE / "templates"),
+    autoescape=True,  # every name from the database is text, never markup
+    undefined=jinja2.StrictUndefined,
+)
+_TEMPLATES.filters["fmt"] = fmt
+_TEMPLATES.filters["hyperparameters"] = hyperparameters
+
+
+def create_app(
+    data: DashboardData, *, token: str | None = None, loopback_only: bool = True
+) -> Starlette:
+    """The dashboard over ``data``.
+
+    Args:
+        data: What it reads.
+        token: If given, every request must carry it (see ``_security``).
+        loopback_only: Serve only requests addressed to a loopback name; for a
+            dashboard bound to 127.0.0.1 without a token.
+    """
+    middleware = [Middleware(BaseHTTPMiddleware, dispatch=with_headers)]
+    if token is not None:
+        middleware.append(Middleware(TokenGate, token=token))
+    elif loopback_only:
+        middleware.append(Middleware(LoopbackHosts))
+    app = Starlette(
+        routes=_routes(),
+        middleware=middleware,
+        exception_handlers={
+            NotFoundError: _not_found,
+            StorageError: _unavailable,
+            HTTPException: _http_error,
+        },
+    )
+    app.state.data = data
+    return app
+
+
+def _routes() -> list[Route | Mount]:
+    return [
+        Route("/", overview),
+        Route("/studies/{study_id:int}", study_page),
+        Route("/studies/{study_id:int}/figures/{name}.svg", study_figure_svg),
+        Route("/range-tests/{range_test_id:int}", range_test_page),
+        Route("/range-tests/{range_test_id:int}/figure.svg", range_test_svg),
+        Route("/api", api_index),
+        Route("/api/studies", api_studies),
+        Route("/api/studies/{study_id:int}", api_study),
+        Route("/api/studies/{study_id:int}/trials", api_trials),
+        Route("/api/range-tests", api_range_tests),
+        Route("/api/range-tests/{range_test_id:int}", api_range_test),
+        Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+    ]
+
+
+def _data(request: Request) -> DashboardData:
+    data: DashboardData = request.app.state.data
+    return data
+
+
+def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _TEMPLATES.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status)
+
+
+def overview(request: Request) -> Response:
+    data = _data(request)
+    return _page(
+        "overview.html",
+        storage=data.url,
+        studies=data.studies(),
+        groups=data.range_test_groups(),
+    )
+
+
+def study_page(request: Request) -> Response:
+    data = _data(request)
+    view = data.study(request.path_params["study_id"])
+    return _page(
+        "study.html",
+        storage=data.url,
+        study=view,
+        figures=list(STUDY_FIGURES),
+        refresh_s=REFRESH_S,
+    )
+
+
+def study_figure_svg(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in STUDY_FIGURES:
+        raise NotFoundError(f"No figure {name!r}; the figures are {', '.join(STUDY_FIGURES)}")
+    view = _data(request).study(request.path_params["study_id"])
+    return Response(view.figure(name, lambda r: study_figure(name, r)), media_type=_SVG)
+
+
+def range_test_page(request: Request) -> Response:
+    data = _data(request)
+    results = data.range_test_group(request.path_params["range_test_id"])
+    shown = request.path_params["range_test_id"]
+    return _page("range_test.html", storage=data.url, results=results, shown=shown)
+
+
+def range_test_svg(request: Request) -> Response:
+    results = _data(request).range_test_group(request.path_params["range_test_id"])
+    return Response(range_test_figure(results), media_type=_SVG)
+
+
+def api_index(request: Request) -> Response:
+    return JSONResponse(
+        {
+            "studies": "/api/studies",
+            "study": "/api/studies/{id}",
+            "trials": "/api/studies/{id}/trials",
+            "range_tests": "/api/range-tests",
+            "range_test": "/api/range-tests/{id}",
+            "figures": {
+                "study": [f"/studies/{{id}}/figures/{name}.svg" for name in STUDY_FIGURES],
+                "range_test": "/range-tests/{id}/figure.svg",
+            },
+        }
+    )
+
+
+def api_studies(request: Request) -> Response:
+    return JSONResponse(plain(_data(request).studies()))
+
+
+def api_study(request: Request) -> Response:
+    return JSONResponse(study_json(_data(request).study(request.path_params["study_id"])))
+
+
+def api_trials(request: Request) -> Response:
+    return JSONResponse(trials_json(_data(request).study(request.path_params["study_id"])))
+
+
+def api_range_tests(request: Request) -> Response:
+    return JSONResponse(range_test_groups_json(_data(request).range_test_groups()))
+
+
+def api_range_test(request: Request) -> Response:
+    results = _data(request).range_test_group(request.path_params["range_test_id"])
+    return JSONResponse(range_test_json(results))
+
+
+_SVG = "image/svg+xml"
+
+
+def _error(request: Request, status_code: int, message: str) -> Response:
+    if request.url.path.startswith("/api"):
+        return JSONResponse({"error": message}, status_code=status_code)
+    return _page("error.html", status_code, message=message, status_code=status_code)
+
+
+async def _not_found(request: Request, error: Exception) -> Response:
+    return _error(request, 404, str(error))
+
+
+async def _unavailable(request: Request, error: Exception) -> Response:
+    return _error(request, 503, str(error))
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    status = getattr(error, "status_code", 500)
+    return _error(request, status, str(getattr(error, "detail", error)))

@@ -1,0 +1,145 @@
+"""What the dashboard reads, opened read-only, with each study's figures kept per state.
+
+A study's state (``version``) is a digest of its trials' numbers, states and reported
+epochs. While it is unchanged, every request reuses the same ``StudyReport`` and the
+figures already drawn from it; a running study's page polls the digest and redraws only
+when it moves.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import threading
+from collections.abc import Callable, Container
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from lrtune._exceptions import NotFoundError
+from lrtune.finder import FinderResult
+from lrtune.report import StudyReport
+from lrtune.storage import Storage
+from lrtune.storage._range_tests import RangeTestSummary
+from lrtune.storage._read_only import open_read_only_studies
+from lrtune.storage._studies import study_errors
+from lrtune.storage._url import resolve_url, shown_url
+from lrtune.study import study_summaries
+from lrtune.study._settings import ATTR
+
+TOP_TRIALS = 5
+"""How many of the best trials the top-trials figure shows, as ``lrtune report``'s default."""
+
+
+class StudySnapshot(optuna.Study):
+    """A study whose trials and settings are read once, when it is made.
+
+    Every figure and table of one state of the page then sees the same trials, and reads
+    none: ``get_trials`` filters the list read at the start.
+    """
+
+    def __init__(self, study_name: str, storage: optuna.storages.BaseStorage) -> None:
+        super().__init__(study_name=study_name, storage=storage)
+        self._trials = super().get_trials(deepcopy=False)
+        self._attrs = super().user_attrs
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        return self._attrs
+
+    def get_trials(
+        self, deepcopy: bool = True, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        trials = self._trials if states is None else [t for t in self._trials if t.state in states]
+        return copy.deepcopy(trials) if deepcopy else list(trials)
+
+
+def study_version(study: StudySnapshot) -> str:
+    """A short digest that changes when a trial is added, changes state or reports an epoch."""
+    trials = study.get_trials(deepcopy=False)
+    marks = [(t.number, t.state.value, len(t.intermediate_values)) for t in trials]
+    budget = study.user_attrs.get(ATTR, {}).get("n_trials")
+    return hashlib.sha1(repr((budget, marks)).encode()).hexdigest()[:12]
+
+
+@dataclass
+class StudyView:
+    """One state of one study: its report data and the figures drawn from it so far."""
+
+    id: int
+    name: str
+    version: str
+    report: StudyReport
+    figures: dict[str, bytes] = field(default_factory=dict)
+
+    def figure(self, name: str, draw: Callable[[StudyReport], bytes]) -> bytes:
+        if name not in self.figures:
+            self.figures[name] = draw(self.report)
+        return self.figures[name]
+
+
+class DashboardData:
+    """Range tests and studies in the database at ``url``, read-only.
+
+    Raises ``StorageError`` (one line) when the database cannot be opened.
+    """
+
+    def __init__(self, url: str | None) -> None:
+        self._url = url
+        self.range_tests = Storage(url, read_only=True)
+        self.url = shown_url(resolve_url(url))
+        """The storage URL as the user gave it, password hidden."""
+        self._studies = open_read_only_studies(url)
+        self._views: dict[int, StudyView] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.range_tests.close()
+
+    def studies(self) -> list[dict[str, Any]]:
+        """``study_summaries`` of every study, newest first (none before Optuna wrote)."""
+        storage = self._study_storage()
+        return [] if storage is None else study_summaries(storage)
+
+    def range_test_groups(self) -> list[list[RangeTestSummary]]:
+        """Stored range tests, newest first, those run together (one group) side by side."""
+        groups: dict[str | int, list[RangeTestSummary]] = {}
+        for summary in self.range_tests.list_range_tests():
+            groups.setdefault(summary.group or summary.id, []).append(summary)
+        return [sorted(group, key=lambda s: s.id) for group in groups.values()]
+
+    def range_test_group(self, range_test_id: int) -> list[FinderResult]:
+        """Range test ``range_test_id`` and the others of its group, in the order run."""
+        result = self.range_tests.get_range_test(range_test_id)
+        return [result] if result.group is None else self.range_tests.get_group(result.group)
+
+    def study(self, study_id: int) -> StudyView:
+        """The current state of study ``study_id``; ``NotFoundError`` if there is none."""
+        storage = self._study_storage()
+        with study_errors(f"Cannot read study {study_id}"):
+            try:
+                name = None if storage is None else storage.get_study_name_from_id(study_id)
+            except KeyError:
+                name = None
+            if storage is None or name is None:
+                raise NotFoundError(f"No study with id {study_id} in {self.url}")
+            snapshot = StudySnapshot(name, storage)
+        return self._view(study_id, snapshot)
+
+    def _view(self, study_id: int, snapshot: StudySnapshot) -> StudyView:
+        version = study_version(snapshot)
+        with self._lock:
+            view = self._views.get(study_id)
+            if view is None or view.version != version:
+                report = StudyReport(snapshot, top=TOP_TRIALS)
+                view = StudyView(study_id, snapshot.study_name, version, report)
+                self._views[study_id] = view
+            return view
+
+    def _study_storage(self) -> optuna.storages.BaseStorage | None:
+        # Optuna's tables may appear after the dashboard started (a first study).
+        if self._studies is None:
+            self._studies = open_read_only_studies(self._url)
+        return self._studies

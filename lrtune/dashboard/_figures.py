@@ -1,0 +1,37 @@
+"""Figures as SVG, drawn by the same functions ``lrtune report`` saves as PNG."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import matplotlib
+from matplotlib.figure import Figure
+
+from lrtune.finder import FinderResult
+from lrtune.report import StudyReport, plot_range_tests
+from lrtune.report._study_plots import STUDY_FIGURES
+
+# Matplotlib's caches (fonts, text layout) are not guarded for threads; the dashboard
+# serves requests from a pool of them, so one figure is drawn at a time.
+_DRAWING = threading.Lock()
+
+
+def svg(figure: Figure) -> bytes:
+    """``figure`` as SVG text, the same bytes for the same figure (no date, fixed ids)."""
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "lrtune", "svg.fonttype": "path"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def study_figure(name: str, report: StudyReport) -> bytes:
+    """The study figure ``name`` (a key of ``STUDY_FIGURES``) as SVG."""
+    with _DRAWING:
+        return svg(STUDY_FIGURES[name](report))
+
+
+def range_test_figure(results: list[FinderResult]) -> bytes:
+    """The range tests' curves overlaid, as ``lrtune show --plot`` draws them, as SVG."""
+    with _DRAWING:
+        return svg(plot_range_tests(results))

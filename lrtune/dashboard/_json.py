@@ -1,0 +1,125 @@
+"""The dashboard's JSON: plain data from the study and range-test views, nothing drawn."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from optuna.trial import TrialState
+
+from lrtune._exceptions import StudyError
+from lrtune.dashboard._data import StudyView
+from lrtune.finder import FinderResult
+from lrtune.report import best_config, best_dict
+from lrtune.report._study_data import OPTIMIZER_PREFIX, SCHEDULE_PREFIX
+from lrtune.report._text import result_dict
+from lrtune.storage._range_tests import RangeTestSummary
+from lrtune.study import read_settings
+from lrtune.study._settings import has_settings
+from lrtune.study._summary import study_state
+
+TABLE_COLUMNS = (
+    "number",
+    "state",
+    "value",
+    "optimizer",
+    "lr",
+    "schedule",
+    "warmup_ratio",
+    "epochs_run",
+    "pruned_reason",
+    "duration_s",
+    "datetime_start",
+    "host",
+    "device",
+)
+"""The trial table's leading columns; each optimizer option and schedule parameter follows."""
+
+
+def plain(value: Any) -> Any:
+    """``value`` as strict JSON takes it: NaN and infinities become ``None``, times ISO text."""
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def study_json(view: StudyView) -> dict[str, Any]:
+    """A study's progress, best trial (with its PyTorch code) and settings."""
+    study = view.report.study
+    trials = study.get_trials(deepcopy=False)
+    counts = {state.name: 0 for state in TrialState}
+    for trial in trials:
+        counts[trial.state.name] += 1
+    finished = counts["COMPLETE"] + counts["PRUNED"]
+    settings = read_settings(study) if has_settings(study) else None
+    budget = None if settings is None else settings.n_trials
+    objective = view.report.objective
+    return plain(
+        {
+            "id": view.id,
+            "name": view.name,
+            "version": view.version,
+            "task": None if settings is None else settings.task,
+            "state": study_state([t.state for t in trials], finished, budget),
+            "objective": objective.name,
+            "direction": objective.direction,
+            "budget": budget,
+            "finished": finished,
+            "counts": counts,
+            "best": _best(view),
+            "settings": None if settings is None else _settings(settings.to_dict()),
+        }
+    )
+
+
+def trials_json(view: StudyView) -> dict[str, Any]:
+    """The trial table: ``columns`` and one list of values per trial in ``rows``."""
+    frame = view.report.frame
+    columns = [
+        *TABLE_COLUMNS,
+        *(c for c in frame.columns if c.startswith((OPTIMIZER_PREFIX, SCHEDULE_PREFIX))),
+    ]
+    shown = frame[columns].astype(object).where(frame[columns].notna(), None)
+    return {"columns": columns, "rows": plain(shown.to_numpy().tolist())}
+
+
+def range_test_json(results: Sequence[FinderResult]) -> list[dict[str, Any]]:
+    """Each range test of a group with its whole curve."""
+    return [plain(result_dict(result, history=True)) for result in results]
+
+
+def range_test_groups_json(groups: Sequence[Sequence[RangeTestSummary]]) -> list[Any]:
+    """Stored range tests, newest first, grouped as run together."""
+    return [[plain(asdict(summary)) for summary in group] for group in groups]
+
+
+def _best(view: StudyView) -> dict[str, Any] | None:
+    try:
+        found = best_config(view.report.study)
+    except (ValueError, StudyError):  # nothing completed yet, or not an lrtune study
+        return None
+    return best_dict(found)
+
+
+def _settings(values: dict[str, Any]) -> dict[str, Any]:
+    shown = ("epochs", "steps_per_epoch", "seed", "pruner", "sampler", "lr_margin", "source")
+    return {
+        **{name: values.get(name) for name in shown},
+        "bounds": values.get("bounds", {}),
+        "space": values.get("space", {}),
+    }

@@ -1,0 +1,140 @@
+"""One real database for the dashboard tests: two short studies (one named like an
+attack) with their range tests, written by lrtune itself."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib
+import optuna
+import pytest
+from starlette.testclient import TestClient
+
+from lrtune.dashboard import DashboardData, create_app
+from lrtune.study import run_study
+
+matplotlib.use("Agg")
+
+XSS_NAME = "<script>alert(1)</script>"
+"""A study name that would run as code if a page wrote it as markup."""
+
+
+def make_study(url: str, name: str, n_trials: int, *, seed: int = 0) -> optuna.Study:
+    """A short real study of digits-mlp (range tests included) in the database at ``url``."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return run_study(
+        "digits-mlp",
+        n_trials=n_trials,
+        epochs=2,
+        storage=url,
+        study_name=name,
+        optimizers=["adamw", "sgd"],
+        schedules=["constant", "cosine", "onecycle"],
+        seed=seed,
+    )
+
+
+def fill(url: str) -> None:
+    make_study(url, "mlp", 6)
+    make_study(url, XSS_NAME, 2, seed=1)
+
+
+@pytest.fixture(scope="session")
+def dashboard_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of a SQLite database holding ``fill``'s studies (shared: only read)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'lrtune.db'}"
+    fill(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def client(dashboard_db: str) -> Iterator[TestClient]:
+    """The app over ``dashboard_db``, as a local browser reaches it."""
+    data = DashboardData(dashboard_db)
+    with TestClient(create_app(data), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+    data.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Server:
+    """``lrtune dashboard`` in a subprocess, stopped on exit."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        command = [sys.executable, "-m", "lrtune", "dashboard", "--port", str(self.port), *args]
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self.first_line = self.process.stdout.readline() if self.process.stdout else ""
+
+    def url(self, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}"
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the dashboard exited: {self.first_line}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the dashboard did not start listening")
+
+    def stop(self) -> int:
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout=15)
+        finally:
+            if self.process.stdout:
+                self.process.stdout.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[type[Server]]:
+    """Start servers with ``serve(*args)``; each is stopped after the test."""
+    started: list[Server] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Server:
+        server = Server(*args, env=env)
+        started.append(server)
+        return server
+
+    yield start  # type: ignore[misc]
+    for server in started:
+        server.stop()
+
+
+def database_dump(path: Path) -> list[tuple[object, ...]]:
+    """Every row of every table of a SQLite file, to prove nothing changed."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        tables = [
+            r[0]
+            for r in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"
+            )
+        ]
+        return [
+            (t, *row)
+            for t in tables
+            for row in connection.execute(f'SELECT * FROM "{t}" ORDER BY 1')
+        ]

@@ -1,0 +1,73 @@
+"""A storage opened read-only: nothing created, writes refused, trials read as Optuna reads them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.storages import RDBStorage
+from optuna.trial import TrialState
+
+from lrtune._exceptions import StorageError
+from lrtune.storage import Storage
+from lrtune.storage._read_only import open_read_only_studies
+from lrtune.storage._url import engine_arguments
+
+
+def _study(url: str) -> optuna.Study:
+    """Trials in every state, with params, values, attributes and intermediate values."""
+    study = optuna.create_study(study_name="s", storage=url, direction="maximize")
+    for number in range(6):
+        trial = study.ask()
+        x = trial.suggest_float("x", 1e-3, 1.0, log=True)
+        trial.suggest_categorical("c", ["a", "b"])
+        trial.set_user_attr("curve", [x, x / 2])
+        for step in range(number % 3):
+            trial.report(x * step, step)
+        if number == 4:
+            continue  # stays RUNNING
+        state = [TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL][number % 3]
+        study.tell(trial, x if state == TrialState.COMPLETE else None, state=state)
+    study.enqueue_trial({"x": 0.5, "c": "a"})
+    return study
+
+
+def test_trials_are_read_as_optuna_reads_them(storage_url: str) -> None:
+    _study(storage_url)
+    ours = open_read_only_studies(storage_url)
+    assert ours is not None
+    study_id = ours.get_study_id_from_name("s")
+    theirs = RDBStorage(engine_arguments(storage_url)[0])
+    for states in (None, (TrialState.COMPLETE,), (TrialState.RUNNING, TrialState.WAITING)):
+        expected = theirs.get_all_trials(study_id, deepcopy=False, states=states)
+        assert ours.get_all_trials(study_id, deepcopy=False, states=states) == expected
+        for mine, optunas in zip(
+            ours._backend._get_trials(study_id, states, {2}, 3),  # type: ignore[attr-defined]
+            theirs._get_trials(study_id, states, {2}, 3),
+            strict=True,
+        ):
+            assert mine.__dict__ == optunas.__dict__
+
+
+def test_a_database_optuna_never_wrote_has_no_studies(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    Storage(url).close()
+    assert open_read_only_studies(url) is None
+
+
+def test_a_read_only_storage_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="no database file there"):
+        Storage(f"sqlite:///{tmp_path / 'none.db'}", read_only=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_storage_refuses_writes(storage_url: str, make_result) -> None:  # type: ignore[no-untyped-def]
+    with Storage(storage_url) as writer:
+        saved = writer.save_range_test(make_result())
+    with Storage(storage_url, read_only=True) as reader:
+        assert [s.id for s in reader.list_range_tests()] == [saved]
+        with pytest.raises(StorageError):
+            reader.save_range_test(make_result())
+    with Storage(storage_url) as writer:
+        assert len(writer.list_range_tests()) == 1
