@@ -155,7 +155,8 @@ async function refresh() {
     const study = await getJson(`/api/studies/${studyId}`);
     if (study.version !== version) {
       const trials = await getJson(`/api/studies/${studyId}/trials`);
-      if (version !== null) showFigures(study.version);
+      // The page came with the figures of the version it was drawn at; redraw if it moved.
+      if (study.version !== body.dataset.version) showFigures(study.version);
       version = study.version;
       body.dataset.version = version;
       showSummary(study);

@@ -8,10 +8,11 @@ function cellKey(cell) {
   return raw !== "" && raw !== "-" && Number.isFinite(number) ? number : raw;
 }
 
+function isMissing(key) {
+  return key === "" || key === "-";
+}
+
 function compareKeys(a, b) {
-  const aMissing = a === "" || a === "-";
-  const bMissing = b === "" || b === "-";
-  if (aMissing || bMissing) return aMissing - bMissing;  // missing values last
   if (typeof a === "number" && typeof b === "number") return a - b;
   return String(a).localeCompare(String(b), undefined, { numeric: true });
 }
@@ -20,7 +21,11 @@ function sortTable(table, column, descending) {
   const body = table.tBodies[0];
   const rows = Array.from(body.rows);
   rows.sort((r, s) => {
-    const order = compareKeys(cellKey(r.cells[column]), cellKey(s.cells[column]));
+    const a = cellKey(r.cells[column]);
+    const b = cellKey(s.cells[column]);
+    // Missing values come last whichever way the column is sorted.
+    if (isMissing(a) || isMissing(b)) return isMissing(a) - isMissing(b);
+    const order = compareKeys(a, b);
     return descending ? -order : order;
   });
   body.append(...rows);

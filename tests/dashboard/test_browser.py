@@ -1,0 +1,461 @@
+"""The dashboard in a real browser (Debian's Chromium, driven by Playwright): pages load
+without errors, links lead where they should, charts draw, the trial table sorts and
+filters, names stay text, a running study's page updates itself, and the token works.
+
+Chromium must be at /usr/bin/chromium: without it these tests fail, so that a missing
+browser is not mistaken for a passing run; LRTUNE_SKIP_BROWSER=1 makes them skip instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.dashboard.conftest import XSS_NAME, Server, make_study
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page, Response
+
+CHROMIUM = Path("/usr/bin/chromium")
+TIMEOUT_MS = 30_000
+SKIP = os.environ.get("LRTUNE_SKIP_BROWSER") == "1"
+FIGURES = {"history", "epoch_curves", "by_optimizer", "by_schedule", "top_trials", "importances"}
+
+# Runs before any of the page's scripts (injected by the browser, outside the page's CSP).
+RECORD_CSP_VIOLATIONS = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__csp.push(`${event.violatedDirective} ${event.blockedURI}`);
+});
+"""
+
+STUDY_PAGE_READY = """() =>
+  document.getElementById("trial-count").textContent !== "" &&
+  [...document.querySelectorAll("img.study-figure")].every((img) => img.complete)
+"""
+
+
+# Skip before the shared database is written, when it is known there is nothing to drive.
+pytestmark = pytest.mark.skipif(SKIP and not CHROMIUM.exists(), reason=f"no {CHROMIUM}")
+
+
+def _browser_unavailable(reason: str) -> None:
+    if SKIP:
+        pytest.skip(reason)
+    pytest.fail(f"{reason}; set LRTUNE_SKIP_BROWSER=1 to skip these tests", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        _browser_unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _browser_unavailable("Playwright for Python is not installed (pip install playwright)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox"]
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(dashboard_db: str) -> Iterator[str]:
+    """One ``lrtune dashboard`` over the shared database, for every test that only reads it."""
+    server = Server("--storage", dashboard_db)
+    try:
+        server.wait_ready()
+        yield server.url()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh browser profile (no cookies) that records CSP violations on every page."""
+    fresh = browser.new_context()
+    fresh.set_default_timeout(TIMEOUT_MS)
+    fresh.add_init_script(RECORD_CSP_VIOLATIONS)
+    yield fresh
+    fresh.close()
+
+
+class Watched:
+    """A page and everything that went wrong on it: console errors, uncaught exceptions,
+    failed requests, answers >= 400, and any dialog (dismissed)."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.problems: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.problems.append(f"pageerror: {error}"))
+        page.on(
+            "requestfailed",
+            lambda request: self.problems.append(f"failed: {request.url} {request.failure}"),
+        )
+        page.on("response", self._response)
+        page.on("dialog", self._dialog)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.problems.append(f"console: {message.text}")
+
+    def _response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.problems.append(f"status {response.status}: {response.url}")
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def goto(self, url: str) -> Response:
+        response = self.page.goto(url)
+        assert response is not None, url
+        return response
+
+    def assert_clean(self) -> None:
+        """Nothing went wrong, the CSP blocked nothing, and no dialog opened."""
+        self.page.wait_for_load_state("networkidle")
+        violations = self.page.evaluate("window.__csp")
+        assert violations == [], f"CSP violations on {self.page.url}"
+        assert self.problems == [], f"problems on {self.page.url}"
+        assert self.dialogs == [], f"dialogs on {self.page.url}"
+
+
+def watch(context: BrowserContext) -> Watched:
+    return Watched(context.new_page())
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        return json.load(answer)
+
+
+def study_ids(base: str) -> dict[str, int]:
+    return {s["name"]: s["id"] for s in get_json(f"{base}/api/studies")}
+
+
+def hrefs(page: Page, selector: str) -> list[str]:
+    return list(page.eval_on_selector_all(selector, "links => links.map((a) => a.href)"))
+
+
+def wait_study_page(page: Page) -> None:
+    """Until study.js has drawn the page and every figure finished loading (or failed)."""
+    page.wait_for_function(STUDY_PAGE_READY)
+
+
+def figures_loaded(page: Page) -> dict[str, bool]:
+    return dict(
+        page.eval_on_selector_all(
+            "img.study-figure",
+            "imgs => imgs.map((img) => [img.dataset.name, img.complete && img.naturalWidth > 0])",
+        )
+    )
+
+
+def range_figure_loaded(page: Page) -> bool:
+    page.wait_for_function("() => document.getElementById('range-test-figure').complete")
+    return bool(
+        page.eval_on_selector("#range-test-figure", "img => img.complete && img.naturalWidth > 0")
+    )
+
+
+# --- every page, clean ------------------------------------------------------------------
+
+
+def test_every_page_loads_without_errors(context: BrowserContext, base_url: str) -> None:
+    overview = watch(context)
+    assert overview.goto(f"{base_url}/").status == 200
+    studies = hrefs(overview.page, "#studies a")
+    range_tests = hrefs(overview.page, "#range-tests a")
+    overview.assert_clean()
+    overview.page.close()
+    assert len(studies) == 2 and len(range_tests) == 2
+
+    for url in studies:
+        study = watch(context)
+        assert study.goto(url).status == 200
+        wait_study_page(study.page)
+        assert study.page.text_content("#progress-text"), url
+        assert all(figures_loaded(study.page).values()), url
+        range_tests += hrefs(study.page, "#bounds a")
+        study.assert_clean()
+        study.page.close()
+
+    assert len(set(range_tests)) == 4  # two optimizers' range tests for each study
+    for url in sorted(set(range_tests)):
+        range_test = watch(context)
+        assert range_test.goto(url).status == 200
+        assert range_figure_loaded(range_test.page), url
+        assert range_test.page.locator("#suggestions tbody tr").count() == 2
+        range_test.assert_clean()
+        range_test.page.close()
+
+
+# --- navigation -------------------------------------------------------------------------
+
+
+def test_links_lead_from_the_overview_to_a_study_a_range_test_and_back(
+    context: BrowserContext, base_url: str
+) -> None:
+    page = context.new_page()
+    page.goto(f"{base_url}/")
+    page.locator("#studies").get_by_role("link", name="mlp", exact=True).click()
+    page.wait_for_url(re.compile(r"/studies/\d+$"))
+    assert page.url == f"{base_url}/studies/{study_ids(base_url)['mlp']}"
+    assert page.text_content("#study-name") == "mlp"
+
+    page.locator("#bounds a").first.click()  # drawn by study.js from the API
+    page.wait_for_url(re.compile(r"/range-tests/\d+$"))
+    assert page.locator("h1").first.text_content().startswith("Range test")
+    assert page.locator("#suggestions tbody tr").count() >= 1
+
+    page.locator("header nav").get_by_role("link", name="Overview", exact=True).click()
+    page.wait_for_url(f"{base_url}/")
+    assert page.locator("#studies tbody tr").count() == 2
+
+
+# --- charts, best configuration, progress ---------------------------------------------------
+
+
+def test_study_page_draws_its_figures_best_code_and_progress(
+    context: BrowserContext, base_url: str
+) -> None:
+    page = context.new_page()
+    page.goto(f"{base_url}/studies/{study_ids(base_url)['mlp']}")
+    wait_study_page(page)
+    assert figures_loaded(page) == dict.fromkeys(FIGURES, True)
+    assert "torch.optim" in page.text_content("#best-code")
+    assert page.text_content("#progress-text").startswith("6/6 finished")
+    assert page.text_content("#best-line").startswith("Best val_loss:")
+    assert page.locator("#best-table tr").count() >= 6
+
+    page.goto(hrefs(page, "#bounds a")[0])
+    assert range_figure_loaded(page)
+
+
+# --- the trial table ----------------------------------------------------------------------
+
+
+def column_keys(page: Page, name: str) -> list[float | None]:
+    """The trial table's column ``name``, top to bottom: each cell's number, None if none."""
+    headers = page.eval_on_selector_all(
+        "#trials thead th", "ths => ths.map((th) => th.textContent)"
+    )
+    column = headers.index(name)
+    keys = page.eval_on_selector_all(
+        "#trials tbody tr",
+        "(rows, column) => rows.map((row) => row.cells[column].dataset.value ?? null)",
+        column,
+    )
+    return [None if key is None else float(key) for key in keys]
+
+
+def click_header(page: Page, name: str) -> str | None:
+    header = page.locator("#trials thead th").filter(has_text=re.compile(f"^{re.escape(name)}$"))
+    header.click()
+    return header.get_attribute("aria-sort")
+
+
+def shown_rows(page: Page) -> list[tuple[bool, str, str]]:
+    """Each trial row: whether it is shown, its text (lower case), its state cell."""
+    return [
+        tuple(row)
+        for row in page.eval_on_selector_all(
+            "#trials tbody tr",
+            "rows => rows.map((r) => "
+            "[!r.hidden, r.textContent.toLowerCase(), r.cells[1].textContent])",
+        )
+    ]
+
+
+def test_trial_table_sorts_and_filters(context: BrowserContext, base_url: str) -> None:
+    study_id = study_ids(base_url)["mlp"]
+    counts = get_json(f"{base_url}/api/studies/{study_id}")["counts"]
+    page = context.new_page()
+    page.goto(f"{base_url}/studies/{study_id}")
+    wait_study_page(page)
+    assert page.text_content("#trial-count") == "6 of 6 trials shown"
+
+    assert click_header(page, "value") == "ascending"
+    values = column_keys(page, "value")
+    assert len(values) == 6 and None not in values
+    assert values == sorted(values) and values[0] < values[-1]
+    assert click_header(page, "value") == "descending"
+    assert column_keys(page, "value") == sorted(values, reverse=True)
+
+    # SGD's momentum is missing ("-") for AdamW's trials: sorted after every number,
+    # ascending or descending.
+    assert click_header(page, "opt.momentum") == "ascending"
+    momentum = column_keys(page, "opt.momentum")
+    numbers = [m for m in momentum if m is not None]
+    assert numbers and len(numbers) < len(momentum)
+    assert momentum == sorted(numbers) + [None] * (len(momentum) - len(numbers))
+    assert click_header(page, "opt.momentum") == "descending"
+    momentum = column_keys(page, "opt.momentum")
+    assert momentum == sorted(numbers, reverse=True) + [None] * (len(momentum) - len(numbers))
+
+    page.fill("#trial-filter", "sgd")
+    rows = shown_rows(page)
+    shown = [text for visible, text, _ in rows if visible]
+    assert 0 < len(shown) < 6
+    assert all("sgd" in text for text in shown)
+    assert not any("sgd" in text for visible, text, _ in rows if not visible)
+    assert page.text_content("#trial-count") == f"{len(shown)} of 6 trials shown"
+
+    page.fill("#trial-filter", "")
+    assert page.text_content("#trial-count") == "6 of 6 trials shown"
+    options = page.eval_on_selector_all("#state-filter option", "os => os.map((o) => o.value)")
+    assert options == ["", "COMPLETE", "PRUNED"]
+    page.select_option("#state-filter", "COMPLETE")
+    rows = shown_rows(page)
+    assert (
+        sorted(state for visible, _, state in rows if visible) == ["COMPLETE"] * counts["COMPLETE"]
+    )
+    assert all(state != "COMPLETE" for visible, _, state in rows if not visible)
+    assert page.text_content("#trial-count") == f"{counts['COMPLETE']} of 6 trials shown"
+
+
+# --- names are text ---------------------------------------------------------------------
+
+
+def test_a_name_like_a_script_stays_text(context: BrowserContext, base_url: str) -> None:
+    watched = watch(context)
+    page = watched.page
+    watched.goto(f"{base_url}/")
+    names = page.eval_on_selector_all("#studies a", "links => links.map((a) => a.textContent)")
+    assert XSS_NAME in names
+    assert XSS_NAME in page.text_content("#studies")
+
+    page.locator("#studies").get_by_role("link", name=XSS_NAME, exact=True).click()
+    page.wait_for_url(re.compile(r"/studies/\d+$"))
+    wait_study_page(page)
+    assert page.text_content("#study-name") == XSS_NAME
+    assert page.title() == f"{XSS_NAME} · lrtune"
+    assert page.text_content("#progress-text").startswith("2/2 finished")
+    scripts = page.eval_on_selector_all("script", "ss => ss.map((s) => s.textContent)")
+    assert not any("alert(1)" in text for text in scripts)
+    assert watched.dialogs == []
+    watched.assert_clean()
+
+
+# --- a running study -----------------------------------------------------------------------
+
+
+def test_a_running_study_page_updates_itself(
+    serve: Any, context: BrowserContext, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    make_study(url, "live", 2)
+    server = serve("--storage", url)
+    server.wait_ready()
+    base = server.url()
+    watched = watch(context)
+    page = watched.page
+    watched.goto(f"{base}/studies/{study_ids(base)['live']}")
+    wait_study_page(page)
+    assert page.text_content("#progress-text").startswith("2/2 finished")
+    assert page.locator("#trials tbody tr").count() == 2
+    before = page.get_attribute("body", "data-version")
+    assert before and all(figures_loaded(page).values())
+    page.evaluate("window.__marker = 1")
+
+    failures: list[BaseException] = []
+
+    def resume() -> None:
+        try:
+            make_study(url, "live", 4)  # the same study, two trials more
+        except BaseException as error:
+            failures.append(error)
+
+    thread = threading.Thread(target=resume)
+    thread.start()
+    try:
+        page.wait_for_function(
+            """(before) => {
+              const version = document.body.dataset.version;
+              const history = document.querySelector('img.study-figure[data-name="history"]');
+              return version !== before &&
+                document.getElementById("progress-text").textContent.startsWith("4/4") &&
+                history.src.endsWith(`?v=${version}`);
+            }""",
+            arg=before,
+            timeout=60_000,
+        )
+    finally:
+        thread.join()
+    assert failures == []
+
+    assert page.evaluate("window.__marker") == 1, "the page was reloaded"
+    assert page.locator("#trials tbody tr").count() == 4
+    assert page.text_content("#trial-count") == "4 of 4 trials shown"
+    version = page.get_attribute("body", "data-version")
+    page.wait_for_function(STUDY_PAGE_READY)
+    assert all(figures_loaded(page).values())
+    srcs = page.eval_on_selector_all("img.study-figure", "imgs => imgs.map((i) => i.src)")
+    assert all(src.endswith(f"?v={version}") for src in srcs)
+    # Figures replaced mid-load may be cancelled; nothing may fail or answer an error.
+    assert not [p for p in watched.problems if not p.startswith("failed:")]
+
+
+# --- the token --------------------------------------------------------------------------
+
+
+def test_the_token_link_sets_a_cookie_that_opens_everything(
+    serve: Any, browser: Browser, context: BrowserContext, dashboard_db: str
+) -> None:
+    token = secrets.token_urlsafe(18)
+    assert len(token) == 24
+    server = serve("--storage", dashboard_db, "--host", "127.0.0.1", "--token", token)
+    server.wait_ready()
+    base = server.url()
+    assert f"?token={token}" in server.first_line
+
+    stranger = browser.new_context()
+    try:
+        page = stranger.new_page()
+        for path in ("/", "/api/studies", f"/?token={'x' * 24}"):
+            response = page.goto(f"{base}{path}")
+            assert response is not None and response.status == 401, path
+            assert "needs its token" in page.text_content("body")
+    finally:
+        stranger.close()
+
+    overview = watch(context)
+    response = overview.goto(f"{base}/?token={token}")
+    assert response.status == 200 and response.request.redirected_from is not None
+    assert overview.page.url == f"{base}/"
+    assert overview.page.locator("#studies tbody tr").count() == 2
+    mlp = overview.page.locator("#studies").get_by_role("link", name="mlp", exact=True)
+    mlp_path = mlp.get_attribute("href")
+    overview.assert_clean()
+    overview.page.close()
+    cookies = context.cookies(base)
+    assert [(c["name"], c["httpOnly"]) for c in cookies] == [("lrtune_dashboard_token", True)]
+
+    study = watch(context)
+    assert study.goto(f"{base}{mlp_path}").status == 200
+    wait_study_page(study.page)
+    assert study.page.text_content("#progress-text").startswith("6/6 finished")
+    assert figures_loaded(study.page) == dict.fromkeys(FIGURES, True)
+    assert token not in study.page.evaluate("document.cookie")
+    range_tests = hrefs(study.page, "#bounds a")
+    study.assert_clean()
+    study.page.close()
+
+    range_test = watch(context)
+    assert range_test.goto(range_tests[0]).status == 200
+    assert range_figure_loaded(range_test.page)
+    range_test.assert_clean()
