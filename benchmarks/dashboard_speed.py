@@ -122,8 +122,8 @@ import starlette
 from _common import command_line, machine_info, utc_now, write_json
 from optuna.distributions import FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy import text
 from starlette.testclient import TestClient
+from storage_throughput import fresh_database
 
 from lrtune.dashboard import DashboardData, create_app
 from lrtune.finder import DEFAULT_RULE, FinderOptions, FinderResult, StopReason, suggest
@@ -179,21 +179,9 @@ def storage_url(spec: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="bench_dashboard_") as folder:
             yield f"sqlite:///{Path(folder) / 'lrtune.db'}"
         return
-    name = f"bench_dashboard_{os.getpid()}"
-    admin = sqlalchemy.create_engine(spec, isolation_level="AUTOCOMMIT")
-    drop = text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    try:
-        with admin.connect() as connection:
-            connection.execute(drop)
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = sqlalchemy.engine.make_url(spec).set(database=name)
-            yield url.render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(drop)
-    finally:
-        admin.dispose()
+    # The storage benchmark's database helper: created new, dropped whatever happens.
+    with fresh_database(spec, "dashboard") as url:
+        yield url
 
 
 def backend_name(url: str) -> str:

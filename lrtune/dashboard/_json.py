@@ -16,29 +16,12 @@ from lrtune._exceptions import StudyError
 from lrtune.dashboard._data import StudyView
 from lrtune.finder import FinderResult
 from lrtune.report import best_config, best_dict
-from lrtune.report._study_data import OPTIMIZER_PREFIX, SCHEDULE_PREFIX
+from lrtune.report._study_data import OPTIMIZER_PREFIX, SCHEDULE_PREFIX, TRIAL_COLUMNS
 from lrtune.report._text import result_dict
 from lrtune.storage._range_tests import RangeTestSummary
 from lrtune.study import read_settings
 from lrtune.study._settings import has_settings
 from lrtune.study._summary import study_state
-
-TABLE_COLUMNS = (
-    "number",
-    "state",
-    "value",
-    "optimizer",
-    "lr",
-    "schedule",
-    "warmup_ratio",
-    "epochs_run",
-    "pruned_reason",
-    "duration_s",
-    "datetime_start",
-    "host",
-    "device",
-)
-"""The trial table's leading columns; each optimizer option and schedule parameter follows."""
 
 
 def plain(value: Any) -> Any:
@@ -88,10 +71,11 @@ def study_json(view: StudyView) -> dict[str, Any]:
 
 
 def trials_json(view: StudyView) -> dict[str, Any]:
-    """The trial table: ``columns`` and one list of values per trial in ``rows``."""
+    """The trial table: ``trials_frame``'s columns without the per-epoch ones, and one
+    list of values per trial in ``rows``."""
     frame = view.report.frame
     columns = [
-        *TABLE_COLUMNS,
+        *TRIAL_COLUMNS,
         *(c for c in frame.columns if c.startswith((OPTIMIZER_PREFIX, SCHEDULE_PREFIX))),
     ]
     shown = frame[columns].astype(object).where(frame[columns].notna(), None)

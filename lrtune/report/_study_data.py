@@ -40,7 +40,7 @@ SCHEDULE_PREFIX = "sched."
 """Prefix of the frame's schedule-parameter columns (``sched.eta_min_ratio``)."""
 DIRECTIONS: tuple[Direction, ...] = ("minimize", "maximize")
 
-_TRIAL_COLUMNS = (
+TRIAL_COLUMNS = (
     "number",
     "state",
     "value",
@@ -57,6 +57,7 @@ _TRIAL_COLUMNS = (
     "datetime_start",
     "duration_s",
 )
+"""The leading columns of ``trials_frame``, before the options and per-epoch columns."""
 _TYPES = {
     **dict.fromkeys(("number", "epochs_run", "seed"), "Int64"),
     **dict.fromkeys(("value", "lr", "warmup_ratio", "duration_s"), "float64"),
@@ -314,7 +315,7 @@ def _columns(rows: Sequence[Mapping[str, Any]], epochs: int) -> list[str]:
     names = {name for row in rows for name in row}
     per_epoch = ["val_loss"] + (["val_metric"] if "val_metric_1" in names else []) + ["lr"]
     return [
-        *_TRIAL_COLUMNS,
+        *TRIAL_COLUMNS,
         *sorted(n for n in names if n.startswith(OPTIMIZER_PREFIX)),
         *sorted(n for n in names if n.startswith(SCHEDULE_PREFIX)),
         *(f"{kind}_{epoch}" for kind in per_epoch for epoch in range(1, epochs + 1)),
