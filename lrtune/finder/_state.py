@@ -4,6 +4,9 @@ A range test trains the user's own model and optimizer. Users report finders tha
 later training different (pytorch-lr-finder #11, Lightning #6675), so lrtune snapshots
 weights, buffers (BatchNorm statistics), gradients, train/eval flags, optimizer state and
 param-group hyperparameters, every RNG, and the GradScaler, and puts them back exactly.
+
+Schedule-Free optimizers have a train/eval mode of their own (their weights differ between
+the two); a sweep needs train mode, and the mode is put back with everything else.
 """
 
 from __future__ import annotations
@@ -60,6 +63,20 @@ def loader_generators(*loaders: object) -> list[torch.Generator]:
     return list(found.values())
 
 
+def has_train_mode(optimizer: object) -> bool:
+    """Whether ``optimizer`` has a train/eval mode of its own (Schedule-Free's).
+
+    Told by duck typing, so that every Schedule-Free class qualifies without importing
+    the package: ``train()`` and ``eval()`` methods, and a ``train_mode`` flag in each
+    param group (``AdamWScheduleFree`` and kin) or on the optimizer itself
+    (``ScheduleFreeWrapper``).
+    """
+    if not all(callable(getattr(optimizer, method, None)) for method in ("train", "eval")):
+        return False
+    groups = getattr(optimizer, "param_groups", None) or [{}]
+    return isinstance(getattr(optimizer, "train_mode", None), bool) or "train_mode" in groups[0]
+
+
 @dataclass
 class TrainingState:
     """A copy of the model, optimizer, RNG and scaler state, taken before a sweep.
@@ -77,6 +94,9 @@ class TrainingState:
     optimizer: dict[str, Any]
     rng: RngState
     scaler: dict[str, Any] | None
+    optimizer_mode: bool | None = None
+    """A ``ScheduleFreeWrapper``'s own ``train_mode``, which its state dict leaves out
+    (param groups' ``train_mode`` keys are in the state dict)."""
 
     @classmethod
     def capture(
@@ -100,6 +120,7 @@ class TrainingState:
             optimizer=_clone_tree(optimizer.state_dict()),
             rng=RngState.capture(loader_generators(*loaders)),
             scaler=None if scaler is None else copy.deepcopy(scaler.__dict__),
+            optimizer_mode=_own_train_mode(optimizer),
         )
 
     def restore(
@@ -117,9 +138,17 @@ class TrainingState:
         for module, training in self.modes:
             module.training = training
         optimizer.load_state_dict(self.optimizer)
+        if self.optimizer_mode is not None:
+            # Set, not switched by train()/eval(): those would move the restored weights.
+            optimizer.train_mode = self.optimizer_mode  # type: ignore[attr-defined]
         self.rng.restore()
         if scaler is not None and self.scaler is not None:
             scaler.__dict__.update(copy.deepcopy(self.scaler))
+
+
+def _own_train_mode(optimizer: object) -> bool | None:
+    mode = getattr(optimizer, "train_mode", None)
+    return mode if isinstance(mode, bool) and has_train_mode(optimizer) else None
 
 
 def _clone_tree(value: Any) -> Any:

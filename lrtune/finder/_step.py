@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from lrtune._batch import BatchFn, OutputFn, batch_size, forward, to_device
+from lrtune.finder._state import has_train_mode
 
 Criterion = Callable[[Any, Any], torch.Tensor]
 
@@ -20,6 +21,11 @@ class StepRunner:
 
     The loss comes back as a tensor: reading it (a device sync) is left to the caller,
     which batches those reads on CUDA and must detach a loss it keeps.
+
+    A Schedule-Free optimizer is put in train mode before the first step (its ``step``
+    refuses eval mode) and kept there, also for Smith's validation losses: the sweep
+    measures the weights it trains, and switching to the averaged weights and back at
+    every step would move them by rounding. ``TrainingState`` restores the mode.
     """
 
     model: torch.nn.Module
@@ -31,6 +37,9 @@ class StepRunner:
     accumulation_steps: int = 1
     amp_dtype: torch.dtype | None = None
     scaler: torch.amp.GradScaler | None = None
+
+    def __post_init__(self) -> None:
+        self._enter_train_mode = has_train_mode(self.optimizer)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.amp_dtype is None:
@@ -50,6 +59,10 @@ class StepRunner:
 
     def step(self, batches: Iterator[Any]) -> torch.Tensor:
         """One optimizer step over ``accumulation_steps`` batches; returns the mean loss."""
+        if self._enter_train_mode:
+            # Before the forward pass: Schedule-Free takes its gradients at train weights.
+            self.optimizer.train()  # type: ignore[attr-defined]
+            self._enter_train_mode = False
         self.optimizer.zero_grad(set_to_none=True)
         if self.accumulation_steps == 1:
             loss = self._backward(next(batches))

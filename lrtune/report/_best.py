@@ -113,19 +113,32 @@ def best_dict(best: BestConfig) -> dict[str, Any]:
     }
 
 
+_TRAIN_EVAL = (
+    "# Schedule-Free: call optimizer.train() before each epoch's training steps, and",
+    "# optimizer.eval() before every evaluation and before saving a checkpoint.",
+)
+
+
 def best_code(best: BestConfig) -> str:
-    """PyTorch lines building the best trial's optimizer and schedule for a ``model``."""
+    """PyTorch lines building the best trial's optimizer and schedule for a ``model``.
+
+    A third-party optimizer's import follows ``import torch``; for one that needs them
+    (Schedule-Free), the comments say where the training loop calls ``optimizer.train()``
+    and ``optimizer.eval()``.
+    """
     config = best.config
+    family = OPTIMIZERS.get(config.optimizer)
     length = Length(best.epochs, best.steps_per_epoch)
     lines = [
         "import torch",
+        *family.imports(),
         "",
         f"# Trial {best.trial} of study {best.study!r} (task {best.task!r}): "
         f"{best.objective} {best.value:.6g} ({best.direction}).",
         f"# The schedule spans {best.epochs} epochs of {best.steps_per_epoch} batches each;",
         "# with another number of batches per epoch it would end early or late.",
         f"epochs = {best.epochs}",
-        OPTIMIZERS.get(config.optimizer).code(config.lr, config.optimizer_params),
+        family.code(config.lr, config.optimizer_params),
         plan_code(
             config.schedule,
             config.lr,
@@ -133,6 +146,7 @@ def best_code(best: BestConfig) -> str:
             length,
             warmup_ratio=config.warmup_ratio,
         ),
+        *(_TRAIN_EVAL if family.needs_train_eval else ()),
     ]
     return "\n".join(lines)
 

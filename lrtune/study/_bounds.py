@@ -7,6 +7,10 @@ peaks 1cycle and cyclical schedules like. The bottom reaches further: measured o
 studies (benchmarks/README.md, "Study quality"), the best trial's LR sat a median 0.4 to
 1 decade below ``max_lr``, often under ``min_lr``, and a margin of 3 on each side put it
 in the bottom tenth of the range on over half the seeds of some tasks.
+
+A learning-rate-free optimizer (Prodigy, D-Adaptation, DoG) gets no range test: its LR
+only scales the step size it estimates itself, so the study searches a decade either side
+of its documented default, ``[default_lr / 10, default_lr * 10]`` (``LR_FREE_FACTOR``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lrtune._exceptions import StudyError
 from lrtune.finder import FinderResult, find_lr_for_task
+from lrtune.optimizers import OPTIMIZERS
 from lrtune.tasks import Task
 
 if TYPE_CHECKING:
@@ -28,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 LR_MARGIN = (10.0, 2.0)
 """How far the searched LR range reaches below ``min_lr`` and above ``max_lr``, as factors."""
+
+LR_FREE_FACTOR = 10.0
+"""How far a learning-rate-free optimizer's searched LR reaches either side of its default."""
 
 Margin = tuple[float, float]
 
@@ -40,7 +48,8 @@ class LRBounds:
         optimizer: The optimizer's registry name.
         min_lr: The range test's low bound.
         max_lr: The range test's high bound.
-        suggested_lr: The range test's suggestion for a constant rate.
+        suggested_lr: The range test's suggestion for a constant rate (a learning-rate-free
+            optimizer's documented default LR).
         low: The lowest LR searched (``min_lr / margin``, or the user's).
         high: The highest LR searched (``max_lr * margin``, or the user's).
         range_test_id: The stored range test, if it was stored.
@@ -122,6 +131,20 @@ def reached_the_end(result: FinderResult) -> bool:
 def fixed_bounds(optimizer: str, low: float, high: float) -> LRBounds:
     """Bounds given by the user instead of a range test."""
     return LRBounds(optimizer, None, None, None, low=low, high=high)
+
+
+def lr_free_bounds(optimizer: str) -> LRBounds:
+    """The range searched for a learning-rate-free optimizer, around its default LR.
+
+    Raises:
+        ValueError: ``optimizer`` is not learning-rate-free.
+    """
+    family = OPTIMIZERS.get(optimizer)
+    default = family.default_lr
+    if not family.lr_free or default is None:
+        raise ValueError(f"optimizer must be learning-rate-free, but got {optimizer=}.")
+    low, high = default / LR_FREE_FACTOR, default * LR_FREE_FACTOR
+    return LRBounds(optimizer, None, None, suggested_lr=default, low=low, high=high)
 
 
 def margin_pair(margin: Any) -> Margin:

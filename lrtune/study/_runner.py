@@ -16,6 +16,7 @@ import torch
 from lrtune._exceptions import StudyError
 from lrtune.examples import EXAMPLES
 from lrtune.finder._options import resolve_device
+from lrtune.optimizers import OPTIMIZERS, check_installed
 from lrtune.storage import open_study_storage, resolve_url
 from lrtune.storage._locks import advisory_lock, lock_key, single_sqlite_worker
 from lrtune.storage._studies import Heartbeat
@@ -25,6 +26,7 @@ from lrtune.study._bounds import (
     LRBounds,
     Margin,
     fixed_bounds,
+    lr_free_bounds,
     margin_pair,
     run_range_tests,
 )
@@ -73,9 +75,10 @@ def run_study(
     bounds its learning rate: the study searches ``[min_lr / below, max_lr * above]``
     log-uniformly, with ``(below, above) = lr_margin`` (``(10, 2)`` by default). An LR
     range given in ``ranges`` (``{"sgd.lr": (1e-4, 1.0)}``) replaces that optimizer's
-    range test. The settings and bounds are stored on
-    the study; calling again with the same name resumes it until ``n_trials`` trials
-    have finished (complete or pruned).
+    range test; a learning-rate-free optimizer (``prodigy``, ``dadapt-adam``, ``dog``)
+    gets none and searches ``[default_lr / 10, default_lr * 10]``. The settings and
+    bounds are stored on the study; calling again with the same name resumes it until
+    ``n_trials`` trials have finished (complete or pruned).
 
     Workers (``run_worker``, ``lrtune worker``) may run the same study at the same time,
     on other machines, through a shared PostgreSQL database; the budget holds across all
@@ -88,7 +91,7 @@ def run_study(
         storage: A SQLAlchemy URL or an Optuna storage; default as ``lrtune.storage``
             (``LRTUNE_STORAGE``, else ``sqlite:///lrtune.db``).
         study_name: Default: the task's name.
-        optimizers: Candidate optimizers (default: all of ``OPTIMIZERS``).
+        optimizers: Candidate optimizers (default: ``DEFAULT_OPTIMIZERS``, torch's own).
         schedules: Candidate schedules (default: all of ``SCHEDULES``).
         epochs: The length of every trial (default: the task's).
         objective: ``"val_loss"`` (minimized) or ``"metric"`` (the task's, in its direction).
@@ -114,6 +117,7 @@ def run_study(
     source = task if isinstance(task, str) else None
     task = load_task(task) if isinstance(task, str) else task
     settings = request.settings(task, source)
+    check_installed(settings.space.optimizers)
     name = study_name or task.name
     url = None if isinstance(storage, optuna.storages.BaseStorage) else resolve_url(storage)
     with single_sqlite_worker(url) if url else nullcontext():
@@ -188,11 +192,19 @@ class _Request:
         )
 
     def given_bounds(self) -> dict[str, LRBounds]:
-        """Bounds the user gave as ``ranges["<optimizer>.lr"]``; a placeholder otherwise."""
-        return {
-            name: fixed_bounds(name, *self.ranges.get(f"{name}.lr", (1e-3, 1e-3)))
-            for name in self.optimizers
-        }
+        """Bounds that need no range test: the user's ``ranges["<optimizer>.lr"]``, else a
+        learning-rate-free optimizer's own; a placeholder for the others."""
+        return {name: self._given_bounds(name) for name in self.optimizers}
+
+    def _given_bounds(self, name: str) -> LRBounds:
+        given = self.ranges.get(f"{name}.lr")
+        if given is None and OPTIMIZERS.get(name).lr_free:
+            return lr_free_bounds(name)
+        return fixed_bounds(name, *(given or (1e-3, 1e-3)))
+
+    def needs_range_test(self, name: str) -> bool:
+        """Whether the optimizer ``name``'s LR range comes from a range test."""
+        return f"{name}.lr" not in self.ranges and not OPTIMIZERS.get(name).lr_free
 
     def settings(self, task: Task, source: str | None = None) -> StudySettings:
         """Settings with placeholder bounds: the space is checked before any range test."""
@@ -306,7 +318,7 @@ def _prepare(
 
 def _bounds(task: Task, request: _Request, store_url: str | bool) -> dict[str, LRBounds]:
     given = request.given_bounds()
-    pending = [name for name in request.optimizers if f"{name}.lr" not in request.ranges]
+    pending = [name for name in request.optimizers if request.needs_range_test(name)]
     if not pending:
         return given
     options = {"device": str(request.device), **request.finder_options}

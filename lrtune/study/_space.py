@@ -5,6 +5,10 @@ Every parameter a trial may draw has one name (``"adamw.lr"``, ``"adamw.weight_d
 ``"warmup_ratio"``); those names are what a spec's ``[fixed]`` and ``[ranges]`` tables
 use, and what Optuna stores. Prefixing by family keeps conditional parameters apart, which
 is what lets TPE with ``group=True`` model each optimizer and schedule on its own.
+
+An optimizer that takes only some schedules (Schedule-Free: ``constant``) is never offered
+the others: its trials draw no ``schedule`` (one name keeps one set of choices) and train
+with the one it allows, as their configuration records.
 """
 
 from __future__ import annotations
@@ -69,13 +73,29 @@ class SearchSpace:
         optimizer = self._choose(trial, "optimizer", self.optimizers)
         lr = self._value(trial, f"{optimizer}.lr", self.lr_param(optimizer))
         optimizer_params = self._family_values(trial, optimizer, OPTIMIZERS.get(optimizer).params)
-        schedule = self._choose(trial, "schedule", self.schedules)
+        schedule = self._choose(trial, *self.schedule_choice(optimizer))
         family = SCHEDULES.get(schedule)
         schedule_params = self._family_values(trial, schedule, family.params)
         warmup_ratio = self._warmup(trial) if family.supports_warmup else None
         return TrainingConfig(
             optimizer, lr, optimizer_params, schedule, schedule_params, warmup_ratio
         )
+
+    def schedules_for(self, optimizer: str) -> tuple[str, ...]:
+        """The candidate schedules ``optimizer`` may be trained with."""
+        family = OPTIMIZERS.get(optimizer)
+        return tuple(name for name in self.schedules if family.allows_schedule(name))
+
+    def schedule_choice(self, optimizer: str) -> tuple[str, tuple[str, ...]]:
+        """The name a trial with ``optimizer`` draws its schedule under, and the choices.
+
+        ``"schedule"`` over every candidate, unless ``optimizer`` takes fewer: then its
+        own ``"<optimizer>.schedule"`` over those it takes, drawn only if there are two.
+        """
+        allowed = self.schedules_for(optimizer)
+        if "schedule" in self.fixed or allowed == self.schedules:
+            return "schedule", self.schedules
+        return f"{optimizer}.schedule", allowed
 
     def lr_param(self, optimizer: str) -> Param:
         low, high = self.lr[optimizer]
@@ -178,6 +198,27 @@ def check_space(space: SearchSpace) -> None:
             _check_known(table, name, known)
     _check_fixed(space)
     _check_ranges(space)
+    _check_schedules_allowed(space)
+
+
+def _check_schedules_allowed(space: SearchSpace) -> None:
+    """Refuse an optimizer that could be drawn but allows none of the schedules offered."""
+    fixed = space.fixed.get("schedule")
+    for name in space.optimizers:
+        if space.fixed.get("optimizer", name) != name:
+            continue
+        allowed = list(space.schedules_for(name))
+        takes = list(OPTIMIZERS.get(name).schedules or ())
+        if fixed is not None and fixed not in allowed:
+            raise ValueError(
+                f"[fixed] schedule = {fixed!r} does not suit optimizer {name!r}, which takes "
+                f"only the schedules {takes}."
+            )
+        if not allowed:
+            raise ValueError(
+                f"Optimizer {name!r} takes only the schedules {takes}, but "
+                f"schedules={list(space.schedules)!r} holds none of them."
+            )
 
 
 def _check_names(kind: str, names: Sequence[str], registered: Sequence[str]) -> None:

@@ -19,9 +19,20 @@ def study_summaries(storage: optuna.storages.BaseStorage) -> list[dict[str, Any]
         return [_summary(storage, s) for s in reversed(studies)]
 
 
+def study_kind(user_attrs: dict[str, Any]) -> str:
+    """``"study"`` (made by ``lrtune study``), ``"refine"`` (by ``refine_lr``) or ``"optuna"``."""
+    if ATTR in user_attrs:
+        return "study"
+    return "refine" if user_attrs.get("kind") == "refine" else "optuna"
+
+
 def _summary(storage: optuna.storages.BaseStorage, frozen: Any) -> dict[str, Any]:
+    kind = study_kind(frozen.user_attrs)
     settings = frozen.user_attrs.get(ATTR, {})
     trials = storage.get_all_trials(frozen._study_id, deepcopy=False)
+    budget = settings.get("n_trials")
+    if kind == "refine":
+        budget = len(trials)
     states = [t.state for t in trials]
     values = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     maximize = frozen.direction == optuna.study.StudyDirection.MAXIMIZE
@@ -30,11 +41,12 @@ def _summary(storage: optuna.storages.BaseStorage, frozen: Any) -> dict[str, Any
     return {
         "id": frozen._study_id,
         "name": frozen.study_name,
-        "task": settings.get("task"),
-        "state": study_state(states, finished, settings.get("n_trials")),
+        "kind": kind,
+        "task": settings.get("task") or frozen.user_attrs.get("task"),
+        "state": study_state(states, finished, budget),
         "finished": finished,
         "running": states.count(TrialState.RUNNING),
-        "budget": settings.get("n_trials"),
+        "budget": budget,
         "best_value": (max(values) if maximize else min(values)) if values else None,
         "direction": "maximize" if maximize else "minimize",
         "last_start": max(starts) if starts else None,

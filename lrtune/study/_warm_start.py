@@ -39,9 +39,10 @@ def warm_start_params(space: SearchSpace, bounds: Mapping[str, LRBounds]) -> lis
     """The parameters of each template that fits ``space`` (for ``study.enqueue_trial``)."""
     found = [_params(space, t, bounds[t.optimizer]) for t in TEMPLATES if _fits(space, t, bounds)]
     if not found:
-        first = next((o for o in space.optimizers if _lr(bounds.get(o), "suggested_lr")), None)
+        drawn = [space.fixed["optimizer"]] if "optimizer" in space.fixed else space.optimizers
+        first = next((o for o in drawn if _lr(bounds.get(o), "suggested_lr")), None)
         if first is not None:
-            fallback = Template(first, space.schedules[0], "suggested_lr")
+            fallback = Template(first, space.schedules_for(first)[0], "suggested_lr")
             found.append(_params(space, fallback, bounds[first]))
     return found
 
@@ -50,7 +51,7 @@ def _fits(space: SearchSpace, template: Template, bounds: Mapping[str, LRBounds]
     fixed = space.fixed
     return (
         template.optimizer in space.optimizers
-        and template.schedule in space.schedules
+        and template.schedule in space.schedules_for(template.optimizer)
         and fixed.get("optimizer", template.optimizer) == template.optimizer
         and fixed.get("schedule", template.schedule) == template.schedule
         and _lr(bounds.get(template.optimizer), template.lr) is not None
@@ -67,9 +68,11 @@ def _params(space: SearchSpace, template: Template, bounds: LRBounds) -> dict[st
     low, high = space.lr[template.optimizer]
     params: dict[str, Any] = {
         "optimizer": template.optimizer,
-        "schedule": template.schedule,
         f"{template.optimizer}.lr": min(max(lr, low), high),
     }
+    schedule, choices = space.schedule_choice(template.optimizer)
+    if schedule == "schedule" or len(choices) > 1:  # else the trial draws no schedule
+        params[schedule] = template.schedule
     for param in OPTIMIZERS.get(template.optimizer).params:
         params[f"{template.optimizer}.{param.name}"] = param.default
     for param in SCHEDULES.get(template.schedule).params:

@@ -15,6 +15,7 @@ import optuna
 import torch
 
 from lrtune.finder._options import resolve_device
+from lrtune.optimizers import check_installed
 from lrtune.storage import load_study, open_study_storage, resolve_url
 from lrtune.storage._locks import single_sqlite_worker
 from lrtune.storage._studies import Heartbeat
@@ -57,6 +58,7 @@ def run_worker(
     with single_sqlite_worker(url):
         study = load_study(study_name, open_study_storage(url, heartbeat=heartbeat))
         settings = read_settings(study)
+        check_installed(settings.space.optimizers)
         loaded = _task(settings, task)
         _check_task(settings, loaded)
         _set_sampler_and_pruner(study, settings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch.utils.data import DataLoader
@@ -91,8 +91,10 @@ def train(
 
     The model is built after ``seed_everything(seed)``, so equal seeds give equal runs.
     It is evaluated on the validation loader (the training loader if the task has none)
-    before training and after every epoch. The run stops at once, marked diverged, when a
-    training loss is not finite (checked every ``FINITE_CHECK_STEPS`` steps) or a
+    before training and after every epoch; an optimizer with ``needs_train_eval``
+    (Schedule-Free) is switched by ``optimizer.train()`` before each epoch's steps and by
+    ``optimizer.eval()`` before each evaluation. The run stops at once, marked diverged,
+    when a training loss is not finite (checked every ``FINITE_CHECK_STEPS`` steps) or a
     validation loss is not finite or above ``DIVERGENCE_FACTOR`` times the initial one.
 
     Args:
@@ -106,6 +108,7 @@ def train(
     """
     epochs = task.epochs if epochs is None else epochs
     _check_epochs(epochs)
+    _check_schedule(config)
     seed_everything(seed)
     trainer = _Trainer.build(task, config, torch.device(device))
     train_loader = task.make_train_loader()
@@ -145,6 +148,15 @@ def _check_epochs(epochs: int) -> None:
         raise ValueError(f"epochs must be a positive integer, but got {epochs=}.")
 
 
+def _check_schedule(config: TrainingConfig) -> None:
+    family = OPTIMIZERS.get(config.optimizer)
+    if not family.allows_schedule(config.schedule):
+        raise ValueError(
+            f"Optimizer {family.name!r} takes only the schedules {family.schedules}, "
+            f"but got schedule={config.schedule!r}."
+        )
+
+
 def steps_per_epoch(task: Task, loader: DataLoader[Any]) -> int:
     """Batches per epoch of ``loader``: what schedule lengths are counted in."""
     try:
@@ -170,13 +182,17 @@ class _Trainer:
     optimizer: torch.optim.Optimizer
     device: torch.device
     plan: Any = None
+    train_eval: bool = False
+    """Switch the optimizer too: ``train()`` before training steps, ``eval()`` before
+    evaluating (Schedule-Free, which is evaluated at its averaged weights)."""
 
     @classmethod
     def build(cls, task: Task, config: TrainingConfig, device: torch.device) -> _Trainer:
         family = OPTIMIZERS.get(config.optimizer)
         model = task.build_model().to(device)
         options = family.kwargs(config.optimizer_params)
-        return cls(task, model, family(model.parameters(), config.lr, **options), device)
+        optimizer = family(model.parameters(), config.lr, **options)
+        return cls(task, model, optimizer, device, train_eval=family.needs_train_eval)
 
     def start_plan(
         self, task: Task, config: TrainingConfig, epochs: int, loader: DataLoader[Any]
@@ -221,6 +237,7 @@ class _Trainer:
     def train_epoch(self, loader: DataLoader[Any], lrs: list[float]) -> float:
         """One pass over ``loader``; returns the mean loss over its steps."""
         self.model.train()
+        self._switch_optimizer("train")
         total, window, steps = 0.0, torch.zeros((), device=self.device), 0
         group = self.optimizer.param_groups[0]
         for batch in loader:
@@ -251,8 +268,13 @@ class _Trainer:
             self.plan.after_step()
         return loss.detach()
 
+    def _switch_optimizer(self, mode: Literal["train", "eval"]) -> None:
+        if self.train_eval:
+            getattr(self.optimizer, mode)()
+
     def evaluate(self, loader: DataLoader[Any]) -> Evaluation:
         task = self.task
+        self._switch_optimizer("eval")
         return evaluate(
             self.model,
             loader,

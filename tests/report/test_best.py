@@ -58,22 +58,31 @@ def synthetic(direction: str, values: list[float | None]) -> optuna.Study:
 def replay(
     code: str, epochs: int, steps: int, val_losses: list[float]
 ) -> tuple[dict[str, Any], list[list[float]]]:
-    """Exec ``code`` for a small model and step it as its comment says, as training would;
-    returns its namespace and each epoch's learning rates."""
-    namespace: dict[str, Any] = {"model": torch.nn.Linear(3, 1)}
+    """Exec ``code`` for a small model and step it as its comments say, as training would
+    (``optimizer.train()``/``eval()`` around each epoch if they say so); returns its
+    namespace and each epoch's learning rates."""
+    model = torch.nn.Linear(3, 1)
+    for param in model.parameters():  # some optimizers (DoG) refuse to step without one
+        param.grad = torch.zeros_like(param)
+    namespace: dict[str, Any] = {"model": model}
     exec(code, namespace)
     optimizer = namespace["optimizer"]
     comments = "\n".join(line for line in code.splitlines() if line.startswith("#"))
     per_step = [namespace[name] for name in re.findall(r"(\w+)\.step\(\)", comments)]
     per_epoch = [namespace[name] for name in re.findall(r"(\w+)\.step\(val_loss\)", comments)]
+    modes = "optimizer.train()" in comments and "optimizer.eval()" in comments
     lrs: list[list[float]] = []
     for epoch in range(epochs):
         lrs.append([])
+        if modes:
+            optimizer.train()
         for _ in range(steps):
             lrs[-1].append(optimizer.param_groups[0]["lr"])
             optimizer.step()
             for scheduler in per_step:
                 scheduler.step()
+        if modes:
+            optimizer.eval()
         for scheduler in per_epoch:
             scheduler.step(val_losses[epoch])
     return namespace, lrs
@@ -90,7 +99,7 @@ def assert_same_lrs(replayed: list[list[float]], recorded: list[list[float]]) ->
 def assert_builds(namespace: dict[str, Any], config: TrainingConfig) -> None:
     family = OPTIMIZERS.get(config.optimizer)
     optimizer = namespace["optimizer"]
-    assert type(optimizer) is family.cls
+    assert type(optimizer) is family.optimizer_class()
     assert optimizer.defaults["lr"] == config.lr
     for name, value in family.kwargs(config.optimizer_params).items():
         assert optimizer.defaults[name] == value, name
@@ -245,15 +254,42 @@ def test_best_code_replays_what_training_recorded(
     values: dict[str, Any],
     warmup: float | None,
 ) -> None:
-    task = load_task("digits-mlp")
     lr = 0.05 if optimizer == "sgd" else 0.005
-    config = TrainingConfig(optimizer, lr, options, schedule, values, warmup)
+    replay_training(TrainingConfig(optimizer, lr, options, schedule, values, warmup))
+
+
+def replay_training(config: TrainingConfig) -> str:
+    """Train ``config``, then check its code builds it and replays its LRs; the code."""
+    task = load_task("digits-mlp")
     run = train(task, config, seed=0, epochs=EPOCHS)
     assert not run.diverged
     steps = len(task.make_train_loader())
     best = BestConfig(
         "s", "digits-mlp", 0, run.final_val_loss, "val_loss", "minimize", config, EPOCHS, steps
     )
-    namespace, lrs = replay(best_code(best), EPOCHS, steps, run.val_losses)
+    code = best_code(best)
+    namespace, lrs = replay(code, EPOCHS, steps, run.val_losses)
     assert_builds(namespace, config)
     assert_same_lrs(lrs, [[lr.mean, lr.low, lr.high] for lr in run.lrs])
+    return code
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "module", "options", "schedule", "warmup"),
+    [
+        ("schedulefree-adamw", "schedulefree", {"beta1": 0.95}, "constant", 0.2),
+        ("prodigy", "prodigyopt", {"weight_decay": 1e-4}, "cosine", None),
+        ("dadapt-adam", "dadaptation", {}, "onecycle", None),
+        ("dog", "dog", {"reps_rel": 1e-5}, "constant", None),
+    ],
+)
+def test_best_code_imports_a_third_party_optimizer_and_replays_its_training(
+    optimizer: str, module: str, options: dict[str, Any], schedule: str, warmup: float | None
+) -> None:
+    pytest.importorskip(module)
+    lr = OPTIMIZERS.get(optimizer).default_lr
+    assert lr is not None
+    code = replay_training(TrainingConfig(optimizer, lr, options, schedule, {}, warmup))
+    assert code.startswith(f"import torch\nimport {module}\n")
+    switches = "optimizer.train()" in code and "optimizer.eval()" in code
+    assert switches is OPTIMIZERS.get(optimizer).needs_train_eval

@@ -254,3 +254,31 @@ def test_a_range_test_that_turned_is_not_flagged(
     with caplog.at_level("WARNING", logger="lrtune"):
         small_study(digits, optuna.storages.InMemoryStorage(), optimizers=["adam"], n_trials=1)
     assert "still falling" not in caplog.text
+
+
+def test_lr_free_and_schedule_free_optimizers_run_as_a_study(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'lrfree.db'}"
+    study = run_study(
+        load_example("breast-cancer-logreg"),
+        n_trials=4,
+        storage=url,
+        optimizers=["prodigy", "schedulefree-adamw"],
+        epochs=2,
+        finder_options={"num_iter": 40},
+    )
+    settings = read_settings(study)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4
+    configs = [t.user_attrs["config"] for t in study.trials]
+    assert {c["optimizer"] for c in configs} == {"prodigy", "schedulefree-adamw"}
+    for config in configs:
+        low, high = settings.space.lr[config["optimizer"]]
+        assert low <= config["lr"] <= high
+        if config["optimizer"] == "schedulefree-adamw":
+            assert config["schedule"] == "constant"
+    # Prodigy's LR scales its own estimate: searched around its default, no range test.
+    assert settings.space.lr["prodigy"] == (0.1, 10.0)
+    assert settings.bounds["prodigy"].range_test_id is None
+    with Storage(url) as store:
+        assert [s.optimizer for s in store.list_range_tests()] == ["AdamWScheduleFree"]
+    first = configs[0]  # the warm start: Prodigy at its documented default
+    assert (first["optimizer"], first["lr"], first["schedule"]) == ("prodigy", 1.0, "constant")

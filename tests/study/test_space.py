@@ -6,8 +6,10 @@ import optuna
 import pytest
 import torch
 
+from lrtune._optuna import experimental_ok
 from lrtune.schedules import Length, build_plan
-from lrtune.study import SearchSpace
+from lrtune.study import LRBounds, SearchSpace, warm_start_params
+from lrtune.study._bounds import lr_free_bounds
 from lrtune.training import TrainingConfig
 
 LR = {"sgd": (1e-3, 1.0), "adamw": (1e-5, 1e-2)}
@@ -142,3 +144,84 @@ def test_a_widened_schedule_range_is_sampled_and_trained() -> None:
 def test_a_schedule_value_beyond_the_searched_range_may_be_fixed() -> None:
     drawn = draw(space(schedules=("cosine",), fixed={"cosine.eta_min_ratio": 0.5}), n=3)
     assert {c.schedule_params["eta_min_ratio"] for c, _ in drawn} == {0.5}
+
+
+# --- optimizers that take only some schedules, and learning-rate-free ones -----------------
+
+SCHEDULE_FREE_LR = {**LR, "schedulefree-adamw": (1e-4, 1e-1)}
+
+
+def schedule_free_space(**changes: Any) -> SearchSpace:
+    return space(optimizers=("adamw", "schedulefree-adamw"), lr=SCHEDULE_FREE_LR, **changes)
+
+
+def draw_tpe(search: SearchSpace, n: int = 30) -> list[tuple[TrainingConfig, dict]]:
+    """Trials drawn as a study draws them: TPE, multivariate and grouped, past its start-up."""
+    with experimental_ok():
+        sampler = optuna.samplers.TPESampler(
+            seed=0, multivariate=True, group=True, n_startup_trials=8
+        )
+    study = optuna.create_study(sampler=sampler)
+    drawn = []
+    for index in range(n):
+        trial = study.ask()
+        drawn.append((search.sample(trial), dict(trial.params)))
+        study.tell(trial, float(index % 7))
+    return drawn
+
+
+def test_schedule_free_is_drawn_with_constant_only_and_draws_no_schedule() -> None:
+    drawn = draw_tpe(schedule_free_space())
+    schedule_free = [(c, p) for c, p in drawn if c.optimizer == "schedulefree-adamw"]
+    others = [c for c, _ in drawn if c.optimizer != "schedulefree-adamw"]
+    assert schedule_free and others
+    for config, params in schedule_free:
+        assert config.schedule == "constant" and config.schedule_params == {}
+        assert "schedule" not in params
+        assert {"schedulefree-adamw.lr", "schedulefree-adamw.beta1"} <= params.keys()
+    assert {c.schedule for c in others} == {"constant", "cosine", "onecycle"}
+
+
+def test_a_fixed_schedule_the_optimizer_allows_is_used() -> None:
+    for config, params in draw(schedule_free_space(fixed={"schedule": "constant"})):
+        assert config.schedule == "constant" and "schedule" not in params
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"schedules": ("cosine", "onecycle")}, "holds none of them"),
+        ({"fixed": {"schedule": "cosine"}}, "does not suit optimizer 'schedulefree-adamw'"),
+    ],
+)
+def test_an_optimizer_left_without_a_schedule_it_takes_is_refused(
+    changes: dict, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        schedule_free_space(**changes)
+
+
+def test_an_optimizer_fixed_away_needs_no_schedule_of_its_own() -> None:
+    fixed = {"optimizer": "adamw", "schedule": "cosine"}
+    assert {c.schedule for c, _ in draw(schedule_free_space(fixed=fixed))} == {"cosine"}
+
+
+def test_warm_start_fallback_gives_schedule_free_a_schedule_it_takes() -> None:
+    search = SearchSpace(
+        ("schedulefree-adamw",), ("cosine", "constant"), {"schedulefree-adamw": (1e-4, 1e-1)}
+    )
+    bounds = {"schedulefree-adamw": LRBounds("schedulefree-adamw", 1e-3, 1e-2, 2e-3, 1e-4, 1e-1)}
+    assert warm_start_params(search, bounds) == [
+        {
+            "optimizer": "schedulefree-adamw",
+            "schedulefree-adamw.lr": 2e-3,
+            "schedulefree-adamw.beta1": 0.9,
+            "schedulefree-adamw.weight_decay": 1e-4,
+        }
+    ]
+
+
+def test_lr_free_bounds_reach_a_decade_either_side_of_the_default() -> None:
+    assert lr_free_bounds("prodigy") == LRBounds("prodigy", None, None, 1.0, 0.1, 10.0)
+    with pytest.raises(ValueError, match="optimizer='adamw'"):
+        lr_free_bounds("adamw")
