@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -19,6 +19,7 @@ def find_lr_for_task(
     seed: int = 0,
     optimizer_options: dict[str, Any] | None = None,
     validation: bool = False,
+    planned_steps: int | Literal["task"] | None = "task",
     **options: Any,
 ) -> FinderResult:
     """Run ``find_lr`` on a fresh model of ``task`` with the optimizer named ``optimizer``.
@@ -29,6 +30,8 @@ def find_lr_for_task(
         seed: Seeds the model's initialisation and the data order, so reruns repeat.
         optimizer_options: Passed to the optimizer (``weight_decay``, ``momentum``, ...).
         validation: Record the task's validation loss (Smith's mode) instead of training loss.
+        planned_steps: The optimizer steps training will take; ``"task"`` (the default)
+            counts the task's epochs times its training loader's length.
         **options: Passed to ``find_lr`` (``start_lr``, ``num_iter``, ``device``, ...).
     """
     torch.manual_seed(seed)
@@ -37,14 +40,18 @@ def find_lr_for_task(
     val_loader = task.make_val_loader() if validation else None
     if validation and val_loader is None:
         raise ValueError(f"validation=True, but task {task.name!r} has no val_loader.")
+    train_loader = task.make_train_loader()
+    if planned_steps == "task":
+        planned_steps = task.planned_steps(train_loader)
     return find_lr(
         model,
         built,
-        task.make_train_loader(),
+        train_loader,
         task.criterion,
         val_loader=val_loader,
         batch_fn=task.batch_fn,
         output_fn=task.output_fn,
         task=task.name,
+        planned_steps=planned_steps,
         **options,
     )

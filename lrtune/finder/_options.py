@@ -30,9 +30,11 @@ class FinderOptions:
     amp: str | None = None
     rule: str = DEFAULT_RULE
     validation: bool = False
+    planned_steps: int | None = None
 
     def __post_init__(self) -> None:
         _check_lrs(self.start_lr, self.end_lr)
+        _check_planned_steps(self.planned_steps)
         if not isinstance(self.num_iter, int) or self.num_iter < MIN_NUM_ITER:
             raise ValueError(
                 f"num_iter must be an integer >= {MIN_NUM_ITER}, but got {self.num_iter=}."
@@ -58,6 +60,20 @@ class FinderOptions:
     def to_dict(self) -> dict[str, Any]:
         # Every field is a plain value: asdict's recursive deep copy would only cost time.
         return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+MAX_PLANNED_STEPS = 2**53
+"""Far beyond any training run, and still exact as the JSON number it is stored as."""
+
+
+def _check_planned_steps(planned_steps: int | None) -> None:
+    if planned_steps is None:
+        return
+    integer = isinstance(planned_steps, int) and not isinstance(planned_steps, bool)
+    if not integer or not 1 <= planned_steps <= MAX_PLANNED_STEPS:
+        raise ValueError(
+            f"planned_steps must be None or an integer from 1 to 2**53, but got {planned_steps=}."
+        )
 
 
 def _check_lrs(start_lr: float, end_lr: float) -> None:

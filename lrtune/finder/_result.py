@@ -42,6 +42,9 @@ class FinderResult:
             fell, so no rule could pick one).
         min_lr: Low bound for cyclical and 1cycle schedules.
         max_lr: High bound for cyclical and 1cycle schedules.
+        lr_interval: ``(low, high)``: where the best constant LR for the planned training
+            likely lies (``options["planned_steps"]``; see benchmarks/README.md for how
+            often it does); ``None`` if the curve never fell.
         stop_reason: Why the sweep ended.
         stop_detail: One human sentence saying where it stopped.
         rule: The suggestion rule that produced ``suggested_lr``.
@@ -71,6 +74,7 @@ class FinderResult:
     finished_at: datetime | None = None
     id: int | None = None
     group: str | None = None
+    lr_interval: tuple[float, float] | None = None
 
     @property
     def label(self) -> str:
@@ -79,9 +83,12 @@ class FinderResult:
 
     def suggest(self, rule: str | None = None) -> Suggestion:
         """Recompute the suggestion and bounds from the stored curve with ``rule``."""
+        from lrtune.finder._horizon import kind_of_class_name
         from lrtune.finder._suggest import suggest
 
-        return suggest(self.history, rule=rule or self.rule)
+        kind = self.options.get("optimizer_kind", kind_of_class_name(self.optimizer))
+        planned = self.options.get("planned_steps")
+        return suggest(self.history, rule or self.rule, planned_steps=planned, optimizer_kind=kind)
 
     def plot(self, ax: Axes | None = None) -> Figure:
         """Draw the curve with the suggestion and bounds marked; return the figure."""

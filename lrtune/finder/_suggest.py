@@ -1,23 +1,29 @@
 """Suggestion rules: pure functions from a recorded curve to a learning rate.
 
-Every rule reads the raw losses and does its own smoothing, so the published rules can be
-reproduced exactly as their libraries compute them:
+A rule reads a ``Curve``: the raw losses, and what is known of the training the LR is for
+(how many optimizer steps it will take, and the optimizer's kind). Every rule does its own
+smoothing, so the published rules can be reproduced exactly as their libraries compute
+them; they read the points only:
 
 - ``steepest``: torch-lr-finder's ``suggest_lr``: its EMA (``smooth_f=0.05``, no bias
   correction), 10 points skipped at the start and 5 at the end, steepest ``np.gradient``.
 - ``valley``: fastai's ``valley``: bias-corrected EMA (beta 0.98), ``num_it // 10`` points
   skipped at the start and 5 at the end, longest decreasing run, 1/2 of its middle third.
 - ``minimum``: fastai's ``minimum``: the same curve, the LR of its lowest point / 10.
-- ``lrtune`` (the default), ``lrtune-min10`` and ``lrtune-steep`` read a zero-phase
-  smoothed curve (no EMA lag) with losses above the starting level clipped, so the
-  explosion at the end cannot drag the smoothed minimum around. ``lrtune`` is that
-  minimum / 6, ``lrtune-min10`` the minimum / 10 and ``lrtune-steep`` the steepest descent
-  before it. The suggestion-quality benchmark (``benchmarks/suggestion_quality.py``)
-  chose the default; its results are in ``benchmarks/README.md``.
+
+lrtune's rules read a zero-phase smoothed curve (no EMA lag) with losses above the
+starting level clipped, so the explosion at the end cannot drag the smoothed minimum
+around. ``lrtune`` (the default) moves down from that minimum by an amount that depends on
+the optimizer's kind and grows with the planned training length (``lrtune.finder._horizon``);
+``lrtune-min6`` is the minimum / 6, the default before training length was taken into
+account. The suggestion-quality benchmark (``benchmarks/suggestion_quality.py``) fitted
+and scored them; its held-out results are in ``benchmarks/README.md``.
 
 Bounds for cyclical and 1cycle schedules follow Leslie Smith's range test (arXiv
 1506.01186): ``max_lr`` is where the loss stops falling (the minimum of the zero-phase
-curve) and ``min_lr = max_lr / 4``, his "one third or one fourth of the maximum".
+curve) and ``min_lr = max_lr / 4``, his "one third or one fourth of the maximum". The
+interval (``lr_interval``) is where the best constant LR likely lies, by lrtune's model,
+whatever rule picked the suggestion.
 """
 
 from __future__ import annotations
@@ -30,11 +36,8 @@ import numpy as np
 import pandas as pd
 
 from lrtune._registry import Registry
+from lrtune.finder._horizon import MODEL
 from lrtune.finder._smoothing import FloatArray, ema, zero_phase
-
-Rule = Callable[[FloatArray, FloatArray], "float | None"]
-
-RULES: Registry[Rule] = Registry("suggestion rule")
 
 MIN_POINTS = 8
 """Fewer recorded points than this and no rule is trusted."""
@@ -47,31 +50,73 @@ BOUNDS_RATIO = 4.0
 
 
 @dataclass(frozen=True)
+class Curve:
+    """What a rule reads: a sweep's finite points and what is known of the training run.
+
+    Args:
+        lrs: The swept LRs, increasing.
+        losses: The raw loss at each LR.
+        planned_steps: The optimizer steps the user will train for, if known.
+        optimizer_kind: ``"sgd"``, ``"adam"`` or ``"rmsprop"`` (see
+            ``lrtune.finder.optimizer_kind``); ``None`` if unknown.
+    """
+
+    lrs: FloatArray
+    losses: FloatArray
+    planned_steps: int | None = None
+    optimizer_kind: str | None = None
+
+
+Rule = Callable[[Curve], "float | None"]
+
+RULES: Registry[Rule] = Registry("suggestion rule")
+
+
+@dataclass(frozen=True)
 class Suggestion:
-    """An LR to train with at a constant rate, and bounds for cyclical schedules."""
+    """An LR to train with at a constant rate, bounds for cyclical schedules, an interval.
+
+    ``lr_interval`` is where the best constant LR likely lies (lrtune's model, whatever
+    ``rule`` chose ``lr``); ``None`` when the curve never fell.
+    """
 
     lr: float | None
     min_lr: float | None
     max_lr: float | None
     rule: str
+    lr_interval: tuple[float, float] | None = None
 
 
-def suggest(history: pd.DataFrame, rule: str) -> Suggestion:
+def suggest(
+    history: pd.DataFrame,
+    rule: str,
+    *,
+    planned_steps: int | None = None,
+    optimizer_kind: str | None = None,
+) -> Suggestion:
     """Apply ``rule`` and the bounds rule to a finder history (columns ``lr``, ``loss``)."""
     lrs = history["lr"].to_numpy(dtype=np.float64)
-    return suggest_from_curve(lrs, history["loss"].to_numpy(dtype=np.float64), rule)
+    losses = history["loss"].to_numpy(dtype=np.float64)
+    return suggest_from_curve(Curve(lrs, losses, planned_steps, optimizer_kind), rule)
 
 
-def suggest_from_curve(lrs: FloatArray, losses: FloatArray, rule: str) -> Suggestion:
-    """``suggest`` on the arrays themselves, as the sweep holds them."""
+def suggest_from_curve(curve: Curve, rule: str) -> Suggestion:
+    """``suggest`` on a ``Curve``, as the sweep holds it; non-finite points are dropped."""
     function = RULES.get(rule)
-    finite = np.isfinite(losses)
-    lrs, losses = lrs[finite], losses[finite]
-    if len(lrs) < MIN_POINTS:
+    finite = np.isfinite(curve.losses)
+    curve = Curve(curve.lrs[finite], curve.losses[finite], *_context(curve))
+    if len(curve.lrs) < MIN_POINTS:
         return Suggestion(None, None, None, rule)
-    max_lr = smooth_minimum_lr(lrs, losses)
-    min_lr = None if max_lr is None else max_lr / BOUNDS_RATIO
-    return Suggestion(_as_float(function(lrs, losses)), min_lr, max_lr, rule)
+    max_lr = smooth_minimum_lr(curve.lrs, curve.losses)
+    if max_lr is None:
+        return Suggestion(_as_float(function(curve)), None, None, rule)
+    line = MODEL.line(curve.optimizer_kind, curve.planned_steps)
+    interval = line.interval(line.lr(max_lr, curve.planned_steps))
+    return Suggestion(_as_float(function(curve)), max_lr / BOUNDS_RATIO, max_lr, rule, interval)
+
+
+def _context(curve: Curve) -> tuple[int | None, str | None]:
+    return curve.planned_steps, curve.optimizer_kind
 
 
 def _as_float(value: float | None) -> float | None:
@@ -127,53 +172,34 @@ def smooth_minimum_lr(lrs: FloatArray, losses: FloatArray) -> float | None:
     return None if lowest == 0 else float(lrs[lowest])
 
 
-def _descent(lrs: FloatArray, losses: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """The smoothed curve from its start up to its minimum."""
-    curve = smoothed_curve(lrs, losses)
-    lowest = _lowest_index(curve)
-    return lrs[: lowest + 1], curve[: lowest + 1]
-
-
-def _steepest_index(log_lrs: FloatArray, curve: FloatArray) -> int:
-    return int(np.argmin(np.gradient(curve, log_lrs)))
+@RULES.register("lrtune")
+def lrtune_rule(curve: Curve) -> float | None:
+    """lrtune's default: the zero-phase minimum moved down by the horizon model."""
+    lowest = smooth_minimum_lr(curve.lrs, curve.losses)
+    if lowest is None:
+        return None
+    return MODEL.line(curve.optimizer_kind, curve.planned_steps).lr(lowest, curve.planned_steps)
 
 
 MINIMUM_DIVISOR = 6.0
-"""lrtune's suggestion is the zero-phase minimum / 6: where the loss stops falling, less
-0.78 decades. The divisor was chosen by leave-one-task-out on the suggestion-quality
-benchmark (five of six folds picked 6 among 3..15); see benchmarks/README.md."""
+"""``lrtune-min6``: the default before the horizon model, fitted on the 7 bundled tasks."""
 
 
-@RULES.register("lrtune")
-def lrtune_rule(lrs: FloatArray, losses: FloatArray) -> float | None:
-    """lrtune's default: the zero-phase minimum / ``MINIMUM_DIVISOR``."""
-    lowest = smooth_minimum_lr(lrs, losses)
+@RULES.register("lrtune-min6")
+def lrtune_min6(curve: Curve) -> float | None:
+    """The zero-phase minimum / ``MINIMUM_DIVISOR``, whatever the training length."""
+    lowest = smooth_minimum_lr(curve.lrs, curve.losses)
     return None if lowest is None else lowest / MINIMUM_DIVISOR
-
-
-@RULES.register("lrtune-min10")
-def lrtune_min10(lrs: FloatArray, losses: FloatArray) -> float | None:
-    """The zero-phase minimum / 10."""
-    lowest = smooth_minimum_lr(lrs, losses)
-    return None if lowest is None else lowest / 10.0
-
-
-@RULES.register("lrtune-steep")
-def lrtune_steep(lrs: FloatArray, losses: FloatArray) -> float | None:
-    """The steepest descent of the zero-phase curve, against log(lr), before its minimum."""
-    head_lrs, head = _descent(lrs, losses)
-    if len(head) < 3:
-        return None
-    return float(head_lrs[_steepest_index(np.log10(head_lrs), head)])
 
 
 # --- the published rules, reproduced -------------------------------------------------
 
 
 @RULES.register("steepest")
-def steepest(lrs: FloatArray, losses: FloatArray) -> float | None:
+def steepest(curve: Curve) -> float | None:
     """torch-lr-finder 0.2's ``suggest_lr`` (skip_start=10, skip_end=5)."""
-    smoothed = _torch_lr_finder_ema(losses)[10:-5]
+    lrs = curve.lrs
+    smoothed = _torch_lr_finder_ema(curve.losses)[10:-5]
     if len(smoothed) < 2:
         return None
     return float(lrs[10:-5][int(np.argmin(np.gradient(smoothed)))])
@@ -193,18 +219,18 @@ def _fastai_curve(lrs: FloatArray, losses: FloatArray) -> tuple[FloatArray, Floa
 
 
 @RULES.register("valley")
-def valley(lrs: FloatArray, losses: FloatArray) -> float | None:
+def valley(curve: Curve) -> float | None:
     """fastai 2's ``valley`` suggestion."""
-    return _valley(*_fastai_curve(lrs, losses))
+    return _valley(*_fastai_curve(curve.lrs, curve.losses))
 
 
 @RULES.register("minimum")
-def minimum(lrs: FloatArray, losses: FloatArray) -> float | None:
+def minimum(curve: Curve) -> float | None:
     """fastai 2's ``minimum`` suggestion: the lowest point's LR / 10."""
-    curve_lrs, curve = _fastai_curve(lrs, losses)
-    if len(curve) == 0:
+    lrs, smoothed = _fastai_curve(curve.lrs, curve.losses)
+    if len(smoothed) == 0:
         return None
-    return float(curve_lrs[int(np.argmin(curve))]) / 10.0
+    return float(lrs[int(np.argmin(smoothed))]) / 10.0
 
 
 def _valley(lrs: FloatArray, losses: FloatArray) -> float | None:

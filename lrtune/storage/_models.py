@@ -48,6 +48,9 @@ class RangeTestRow(Base):
     suggested_lr: Mapped[float | None] = mapped_column(Double)
     min_lr: Mapped[float | None] = mapped_column(Double)
     max_lr: Mapped[float | None] = mapped_column(Double)
+    # Where the best constant LR likely lies; added in schema 2.
+    lr_low: Mapped[float | None] = mapped_column(Double)
+    lr_high: Mapped[float | None] = mapped_column(Double)
     rule: Mapped[str] = mapped_column(String(64))
     stop_reason: Mapped[str] = mapped_column(String(32))
     stop_detail: Mapped[str] = mapped_column(Text)

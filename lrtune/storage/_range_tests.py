@@ -66,6 +66,8 @@ def to_row(result: FinderResult, n_points: int) -> RangeTestRow:
         suggested_lr=_float_or_none(result.suggested_lr),
         min_lr=_float_or_none(result.min_lr),
         max_lr=_float_or_none(result.max_lr),
+        lr_low=_float_or_none(result.lr_interval[0] if result.lr_interval else None),
+        lr_high=_float_or_none(result.lr_interval[1] if result.lr_interval else None),
         rule=result.rule,
         stop_reason=StopReason(result.stop_reason).value,
         stop_detail=result.stop_detail,
@@ -95,7 +97,14 @@ def to_result(row: RangeTestRow, points: Sequence[Sequence[float | None]]) -> Fi
         finished_at=row.finished_at,
         id=row.id,
         group=row.group,
+        lr_interval=_interval(row),
     )
+
+
+def _interval(row: RangeTestRow) -> tuple[float, float] | None:
+    if row.lr_low is None or row.lr_high is None:
+        return None
+    return row.lr_low, row.lr_high
 
 
 def history_frame(points: Sequence[Sequence[float | None]]) -> pd.DataFrame:

@@ -10,17 +10,27 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from lrtune._exceptions import StorageError
-from lrtune.storage._models import Base, SchemaRow
+from lrtune.storage._models import Base, RangeTestRow, SchemaRow
 from lrtune.storage._url import render_url
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version of the tables this lrtune writes; bump it with each migration added."""
 
 Migration = Callable[[Connection], None]
 
-MIGRATIONS: dict[int, Migration] = {}
+
+def _add_interval_columns(connection: Connection) -> None:
+    """Schema 1 -> 2: the range test's ``lr_interval`` as two nullable columns."""
+    columns = RangeTestRow.__table__.c
+    for name in ("lr_low", "lr_high"):
+        column_type = columns[name].type.compile(dialect=connection.dialect)
+        statement = f"ALTER TABLE {RangeTestRow.__tablename__} ADD COLUMN {name} {column_type}"
+        connection.execute(text(statement))
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_interval_columns}
 """``{from_version: fn}``: ``fn`` upgrades the tables from ``from_version`` to the next.
 
 Migrations alter tables that already exist; tables new in a version are made by

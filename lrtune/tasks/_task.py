@@ -86,6 +86,18 @@ class Task:
         """Return the validation loader, or ``None`` if the task has none."""
         return None if self.val_loader is None else self._resolve("val_loader", self.val_loader)
 
+    def planned_steps(self, train_loader: DataLoader[Any] | None = None) -> int | None:
+        """Optimizer steps of a full training run: ``epochs`` times the loader's length.
+
+        ``None`` when the training loader has no length (an iterable dataset).
+        """
+        loader = self.make_train_loader() if train_loader is None else train_loader
+        try:
+            steps = len(loader)
+        except TypeError:
+            return None
+        return self.epochs * steps if steps > 0 else None
+
     def _resolve(self, name: str, source: LoaderSource) -> DataLoader[Any]:
         if isinstance(source, DataLoader) or not callable(source):
             return source

@@ -76,6 +76,7 @@ def build_result(n_points: int = 1000, *, seed: int = 0, **fields: Any) -> Finde
         "started_at": datetime(2024, 5, 1, 12, 0, 0, 123456),
         "finished_at": datetime(2024, 5, 1, 12, 3, 7, 654321),
         "group": "sweep-1",
+        "lr_interval": (1.0 / 3.0 * 1e-3, 0.01 + 0.02),
     }
     return FinderResult(**{**defaults, **fields})
 

@@ -63,7 +63,7 @@ def test_opening_creates_the_tables_at_the_current_version(
     storage: Storage, raw_engine: Engine
 ) -> None:
     assert tables(raw_engine) == LRTUNE_TABLES
-    assert stored_version(raw_engine) == SCHEMA_VERSION == 1
+    assert stored_version(raw_engine) == SCHEMA_VERSION == 2
     with raw_engine.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM lrtune_schema")) == 1
 
@@ -85,14 +85,14 @@ def test_newer_schema_is_refused_and_left_alone(
     storage_url: str, make_result: MakeResult, raw_engine: Engine
 ) -> None:
     save_two(storage_url, make_result)
-    set_version(raw_engine, 2)
+    set_version(raw_engine, 3)
     before = tables(raw_engine)
     with pytest.raises(StorageError) as caught:
         Storage(storage_url)
     assert str(caught.value).endswith(
-        "was created by a newer lrtune (schema 2 > 1); upgrade lrtune"
+        "was created by a newer lrtune (schema 3 > 2); upgrade lrtune"
     )
-    assert stored_version(raw_engine) == 2
+    assert stored_version(raw_engine) == 3
     assert tables(raw_engine) == before
     with raw_engine.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM lrtune_range_test_points")) == 500
@@ -128,12 +128,12 @@ def test_older_schema_is_migrated(
         calls.append(1)
         add_note_column(connection)
 
-    monkeypatch.setattr(_schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(_schema, "MIGRATIONS", {1: migration})
+    monkeypatch.setattr(_schema, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(_schema, "MIGRATIONS", {**_schema.MIGRATIONS, 2: migration})
     check_still_there(storage_url, results, assert_same_result)
     check_still_there(storage_url, results, assert_same_result)
     assert calls == [1]
-    assert stored_version(raw_engine) == 2
+    assert stored_version(raw_engine) == 3
     columns = {c["name"] for c in sqlalchemy.inspect(raw_engine).get_columns("lrtune_range_tests")}
     assert "note" in columns
 
@@ -142,11 +142,11 @@ def test_missing_migration_is_refused(
     storage_url: str, raw_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     Storage(storage_url).close()
-    monkeypatch.setattr(_schema, "SCHEMA_VERSION", 3)
-    monkeypatch.setattr(_schema, "MIGRATIONS", {1: add_note_column})
-    with pytest.raises(StorageError, match="No migration from storage schema 2 to 3"):
+    monkeypatch.setattr(_schema, "SCHEMA_VERSION", 4)
+    monkeypatch.setattr(_schema, "MIGRATIONS", {2: add_note_column})
+    with pytest.raises(StorageError, match="No migration from storage schema 3 to 4"):
         Storage(storage_url)
-    assert stored_version(raw_engine) == 1
+    assert stored_version(raw_engine) == 2
     assert "note" not in {
         c["name"] for c in sqlalchemy.inspect(raw_engine).get_columns("lrtune_range_tests")
     }
@@ -162,12 +162,12 @@ def test_failed_migration_changes_nothing(
         connection.execute(text("SELECT no_such_column FROM lrtune_range_tests"))
 
     Storage(storage_url).close()
-    monkeypatch.setattr(_schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(_schema, "MIGRATIONS", {1: half_migration})
+    monkeypatch.setattr(_schema, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(_schema, "MIGRATIONS", {2: half_migration})
     with pytest.raises(StorageError, match=r"^Cannot open storage") as caught:
         Storage(storage_url)
     assert "\n" not in str(caught.value)
-    assert stored_version(raw_engine) == 1
+    assert stored_version(raw_engine) == 2
     columns = {c["name"] for c in sqlalchemy.inspect(raw_engine).get_columns("lrtune_range_tests")}
     assert "note" not in columns
 
@@ -193,3 +193,40 @@ def test_processes_opening_a_new_database_at_once_all_succeed(
     assert errors == []
     with raw_engine.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM lrtune_schema")) == 1
+
+
+SCHEMA_1_RANGE_TESTS = """
+CREATE TABLE lrtune_range_tests (
+    id INTEGER PRIMARY KEY, "group" VARCHAR(255), task VARCHAR(255),
+    optimizer VARCHAR(255) NOT NULL, optimizer_options JSON NOT NULL, options JSON NOT NULL,
+    model_summary JSON NOT NULL, suggested_lr FLOAT, min_lr FLOAT, max_lr FLOAT,
+    rule VARCHAR(64) NOT NULL, stop_reason VARCHAR(32) NOT NULL, stop_detail TEXT NOT NULL,
+    started_at TIMESTAMP, finished_at TIMESTAMP, created_at TIMESTAMP NOT NULL,
+    n_points INTEGER NOT NULL)
+"""
+
+
+def test_a_schema_1_database_gains_the_interval_and_keeps_its_range_tests(
+    storage_url: str, raw_engine: Engine
+) -> None:
+    # What lrtune 0.1 with schema 1 wrote, by hand: the tables as they were, one range test.
+    with raw_engine.begin() as connection:
+        connection.execute(text("CREATE TABLE lrtune_schema (id INTEGER PRIMARY KEY, version INTEGER)"))
+        connection.execute(text("INSERT INTO lrtune_schema VALUES (1, 1)"))
+        connection.execute(text(SCHEMA_1_RANGE_TESTS))
+        connection.execute(
+            text(
+                "INSERT INTO lrtune_range_tests (id, optimizer, optimizer_options, options, "
+                "model_summary, suggested_lr, min_lr, max_lr, rule, stop_reason, stop_detail, "
+                "created_at, n_points) VALUES (7, 'SGD', '{}', '{}', '{}', 0.01, 0.02, 0.08, "
+                "'lrtune', 'completed', 'ran all 0 steps', '2026-01-01 00:00:00', 0)"
+            )
+        )
+
+    with Storage(storage_url) as storage:
+        old = storage.get_range_test(7)
+
+    assert stored_version(raw_engine) == 2
+    assert (old.suggested_lr, old.max_lr, old.lr_interval) == (0.01, 0.08, None)
+    columns = {c["name"] for c in sqlalchemy.inspect(raw_engine).get_columns("lrtune_range_tests")}
+    assert {"lr_low", "lr_high"} <= columns
