@@ -46,6 +46,19 @@ if TYPE_CHECKING:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
 @click.option("--amp", type=click.Choice(["bf16", "fp16"]), default=None, help="Mixed precision.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--refine",
+    is_flag=True,
+    help="Then validate by training: successive halving over constant LRs in the range "
+    "test's interval, judged by validation loss, stored as a study.",
+)
+@click.option(
+    "--budget",
+    type=float,
+    default=1.5,
+    show_default=True,
+    help="With --refine: the most it spends, in full trainings (range test included).",
+)
 @handle_errors
 def find(
     task_spec: str,
@@ -54,18 +67,35 @@ def find(
     plot_path: str | None,
     as_json: bool,
     seed: int,
+    refine: bool,
+    budget: float,
     **sweep_options: Any,
 ) -> None:
     """Run a learning-rate range test on TASK and store it.
 
     TASK is a file (path/to/task.py[:NAME]), a module (package.module[:NAME]) or a bundled
-    example (see `lrtune examples`).
+    example (see `lrtune examples`). The suggestion takes the task's training length
+    (epochs times batches) into account. With --refine, candidates are then trained, and
+    the LR to train with is the one that wins on validation loss.
     """
     from lrtune.storage import Storage
     from lrtune.tasks import load_task
 
     _check_find_options(optimizers, sweep_options)
     _check_plot_path(plot_path)
+    if refine:
+        _check_refine_options(budget)
+        _refine(
+            load_task(task_spec),
+            optimizers,
+            storage,
+            plot_path,
+            as_json,
+            seed,
+            budget,
+            sweep_options["device"],
+        )
+        return
     task = load_task(task_spec)
     with Storage(storage) as store:
         group = uuid.uuid4().hex[:12]
@@ -87,6 +117,55 @@ def _check_find_options(optimizers: Sequence[str], options: dict[str, Any]) -> N
     names = ("start_lr", "end_lr", "num_iter", "step_mode", "rule", "amp")
     FinderOptions(**{name: options[name] for name in names})
     resolve_device(options["device"], torch.nn.Module())
+
+
+SWEEP_OPTIONS = ("start_lr", "end_lr", "num_iter", "step_mode", "rule", "val", "amp")
+
+
+def _check_refine_options(budget: float) -> None:
+    """``--refine`` runs its own range test: refuse sweep options it would ignore."""
+    from lrtune.refine._plan import plan
+
+    context = click.get_current_context()
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in SWEEP_OPTIONS
+        if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    ]
+    if given:
+        raise BadInput(f"--refine runs its own range test; drop {', '.join(given)}.")
+    if not budget > 0 or budget != budget or budget == float("inf"):
+        plan(1, budget, 0)  # raises the budget's one-line ValueError
+
+
+def _refine(
+    task: Task,
+    optimizers: Sequence[str],
+    storage: str | None,
+    plot_path: str | None,
+    as_json: bool,
+    seed: int,
+    budget: float,
+    device: str,
+) -> None:
+    from lrtune.refine import refine_lr
+    from lrtune.report import plot_refine
+    from lrtune.report._refine_text import refine_dict, refine_summary, refine_table
+
+    results = [
+        refine_lr(task, optimizer=name, budget=budget, seed=seed, storage=storage, device=device)
+        for name in optimizers
+    ]
+    if plot_path:
+        plot_refine(results).savefig(plot_path, dpi=120)
+    if as_json:
+        click.echo(json.dumps([refine_dict(r) for r in results], indent=2))
+        return
+    for result in results:
+        click.echo(refine_summary(result))
+        click.echo(refine_table(result))
+    if plot_path:
+        click.echo(f"Plot written to {plot_path}")
 
 
 def _find_one(
@@ -209,6 +288,9 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
 @click.option("--group", default=None, help="Show every range test of this group.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Re-plot to this PNG.")
 @click.option("--rule", default=None, help="Recompute the suggestion with this rule.")
+@click.option(
+    "--refine", "refine_study", default=None, metavar="STUDY", help="Show this refine run."
+)
 @json_option
 @handle_errors
 def show(
@@ -217,14 +299,25 @@ def show(
     group: str | None,
     plot_path: str | None,
     rule: str | None,
+    refine_study: str | None,
     as_json: bool,
 ) -> None:
-    """Print stored range tests (by id or --group) and optionally re-plot them together."""
+    """Print stored range tests (by id or --group) and optionally re-plot them together.
+
+    With --refine STUDY, print a refine run: its candidates, rungs, cost and the LR to
+    train with; --plot draws validation loss against LR per rung.
+    """
     from lrtune.report._text import result_details, result_dict
     from lrtune.storage import Storage
 
+    if refine_study is not None:
+        if run_ids or group is not None or rule is not None:
+            raise BadInput("--refine shows one refine run; drop the RUN ids, --group and --rule.")
+        _check_plot_path(plot_path)
+        _show_refine(refine_study, storage, plot_path, as_json)
+        return
     if not run_ids and group is None:
-        raise BadInput("Name at least one RUN id, or --group.")
+        raise BadInput("Name at least one RUN id, or --group, or --refine STUDY.")
     if rule is not None:
         RULES.get(rule)
     _check_plot_path(plot_path)
@@ -239,6 +332,27 @@ def show(
         click.echo(json.dumps([result_dict(r, history=True) for r in results], indent=2))
         return
     click.echo("\n\n".join(result_details(r) for r in results))
+    if plot_path:
+        click.echo(f"Plot written to {plot_path}")
+
+
+def _show_refine(name: str, storage: str | None, plot_path: str | None, as_json: bool) -> None:
+    from lrtune.refine import STUDY_KIND, result_from_study
+    from lrtune.report import plot_refine
+    from lrtune.report._refine_text import refine_dict, refine_summary, refine_table
+    from lrtune.storage import load_study, open_study_storage
+
+    study = load_study(name, open_study_storage(storage))
+    if study.user_attrs.get("kind") != STUDY_KIND or "lr" not in study.user_attrs:
+        raise BadInput(f"Study {name!r} is not a finished refine run (see `lrtune studies`).")
+    result = result_from_study(study)
+    if plot_path:
+        plot_refine(result).savefig(plot_path, dpi=120)
+    if as_json:
+        click.echo(json.dumps(refine_dict(result), indent=2))
+        return
+    click.echo(refine_summary(result))
+    click.echo(refine_table(result))
     if plot_path:
         click.echo(f"Plot written to {plot_path}")
 

@@ -262,10 +262,11 @@ def studies(storage: str | None, as_json: bool) -> None:
     if not summaries:
         click.echo("No studies stored yet. Run `lrtune study SPEC` to start one.")
         return
-    headers = ["study", "task", "state", "finished", "running", "best", "direction"]
+    headers = ["study", "kind", "task", "state", "finished", "running", "best", "direction"]
     rows = [
         [
             s["name"],
+            s["kind"],
             s["task"] or "-",
             s["state"],
             f"{s['finished']}/{s['budget'] or '?'}",

@@ -3,6 +3,7 @@
 from lrtune.report._best import BestConfig, best_code, best_config, best_dict, best_table
 from lrtune.report._export import export_trials
 from lrtune.report._range_test_plot import CurveInfo, curve_info, plot_range_tests
+from lrtune.report._refine_plot import RungPoints, plot_refine, rung_points
 from lrtune.report._study_data import (
     EpochCurves,
     History,
@@ -33,6 +34,7 @@ __all__ = [
     "EpochCurves",
     "History",
     "Importances",
+    "RungPoints",
     "StudyObjective",
     "StudyReport",
     "TopTrial",
@@ -51,7 +53,9 @@ __all__ = [
     "plot_history",
     "plot_importances",
     "plot_range_tests",
+    "plot_refine",
     "plot_top_trials",
+    "rung_points",
     "study_objective",
     "top_trials",
     "trials_frame",

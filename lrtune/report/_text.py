@@ -26,12 +26,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def suggestion_table(results: Sequence[FinderResult]) -> str:
     """One row per optimizer: suggestion, bounds and why the sweep stopped."""
-    headers = ["id", "optimizer", "suggested_lr", "min_lr", "max_lr", "points", "stopped"]
+    headers = ["id", "optimizer", "suggested_lr", "likely best in", "min_lr", "max_lr"]
+    headers += ["points", "stopped"]
     rows = [
         [
             "-" if r.id is None else str(r.id),
             r.optimizer,
             fmt(r.suggested_lr),
+            interval_text(r.lr_interval),
             fmt(r.min_lr),
             fmt(r.max_lr),
             str(len(r.history)),
@@ -50,6 +52,7 @@ def result_dict(result: FinderResult, *, history: bool = False) -> dict[str, Any
         "task": result.task,
         "optimizer": result.optimizer,
         "suggested_lr": result.suggested_lr,
+        "lr_interval": None if result.lr_interval is None else list(result.lr_interval),
         "min_lr": result.min_lr,
         "max_lr": result.max_lr,
         "rule": result.rule,
@@ -92,6 +95,8 @@ def result_details(result: FinderResult) -> str:
         f"  optimizer:     {result.optimizer} ({optimizer_options})",
         f"  options:       {options}",
         f"  suggested_lr:  {fmt(result.suggested_lr)}   (rule {result.rule})",
+        f"  likely best:   {interval_text(result.lr_interval)}   "
+        f"(for {_planned(result.options)} steps of training)",
         f"  bounds:        min_lr {fmt(result.min_lr)}, max_lr {fmt(result.max_lr)}",
         f"  stopped:       {result.stop_reason.value}: {result.stop_detail}",
         f"  points:        {len(result.history)}",
@@ -99,6 +104,16 @@ def result_details(result: FinderResult) -> str:
         f"  finished:      {_iso(result.finished_at)} UTC",
     ]
     return "\n".join(lines)
+
+
+def interval_text(interval: tuple[float, float] | None) -> str:
+    """``"0.01 .. 0.1"``, or ``"-"``."""
+    return "-" if interval is None else f"{fmt(interval[0])} .. {fmt(interval[1])}"
+
+
+def _planned(options: dict[str, Any]) -> str:
+    planned = options.get("planned_steps")
+    return "an unknown number of" if planned is None else str(planned)
 
 
 def _model_line(summary: dict[str, Any]) -> str:
