@@ -465,7 +465,9 @@ def test_result_stores_options_optimizer_and_task(loader: DataLoader[Any]) -> No
         "amp": None,
         "rule": "valley",
         "validation": False,
+        "planned_steps": None,
         "device": "cpu",
+        "optimizer_kind": "adam",
     }
     assert result.optimizer == "AdamW" and result.label == "toy/AdamW"
     assert result.optimizer_options["betas"] == [0.85, 0.99]

@@ -106,7 +106,18 @@ def test_to_dict_holds_every_option() -> None:
         "amp": None,
         "rule": "lrtune",
         "validation": False,
+        "planned_steps": None,
     }
+
+
+@pytest.mark.parametrize("planned_steps", [0, -5, 2.5, True, "100", 2**53 + 1])
+def test_bad_planned_steps_are_rejected(planned_steps: object) -> None:
+    with pytest.raises(ValueError, match="planned_steps must be None or an integer"):
+        FinderOptions(planned_steps=planned_steps)  # type: ignore[arg-type]
+
+
+def test_planned_steps_is_kept() -> None:
+    assert FinderOptions(planned_steps=2**53).planned_steps == 2**53
 
 
 def test_device_none_means_where_the_model_is() -> None:

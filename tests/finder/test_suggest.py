@@ -11,7 +11,8 @@ import torch
 
 from lrtune._exceptions import RegistryError
 from lrtune.finder import DEFAULT_RULE, RULES, Suggestion, suggest
-from lrtune.finder._suggest import MIN_POINTS, smoothed_curve
+from lrtune.finder._horizon import DEFAULT_KIND, MODEL
+from lrtune.finder._suggest import MIN_POINTS, Curve, smoothed_curve
 
 LRTUNE_RULES = [name for name in RULES if name.split("-")[0] == "lrtune"]
 PUBLISHED_RULES = ["minimum", "steepest", "valley"]
@@ -154,24 +155,73 @@ def test_every_rule_suggests_an_lr_inside_the_descent(rule: str, seed: int) -> N
     assert lrs[started] <= suggested <= lrs[lowest]
 
 
-def test_lrtune_steep_finds_the_steepest_part_of_the_descent() -> None:
-    lrs, losses, _ = synthetic(seed=0)
-
-    steep = suggest(history(lrs, losses), "lrtune-steep").lr
-
-    assert steep is not None
-    assert abs(math.log10(steep) - (-4.0)) <= 0.25  # the sigmoid's centre
-
-
-def test_lrtune_rules_relate_to_the_bounds_as_documented() -> None:
+@pytest.mark.parametrize("kind", ["sgd", "adam", "rmsprop", None])
+@pytest.mark.parametrize("planned_steps", [None, 100, 5000])
+def test_lrtune_moves_the_smoothed_minimum_by_the_horizon_model(
+    kind: str | None, planned_steps: int | None
+) -> None:
     frame = history(*synthetic(seed=1)[:2])
-    max_lr = suggest(frame, "lrtune-min10").max_lr
-    steep = suggest(frame, "lrtune-steep").lr
-    assert max_lr is not None and steep is not None
+    line = MODEL.line(kind, planned_steps)
 
-    assert suggest(frame, "lrtune-min10").lr == pytest.approx(max_lr / 10, rel=1e-15)
-    assert suggest(frame, "lrtune").lr == pytest.approx(max_lr / 6, rel=1e-15)
-    assert steep < max_lr
+    suggestion = suggest(frame, "lrtune", planned_steps=planned_steps, optimizer_kind=kind)
+
+    assert suggestion.max_lr is not None and suggestion.lr is not None
+    decades = line.offset + (
+        0.0 if planned_steps is None else line.slope * math.log10(planned_steps / 100)
+    )
+    assert suggestion.lr == pytest.approx(suggestion.max_lr * 10**decades, rel=1e-12)
+    assert suggestion.lr_interval == pytest.approx(
+        (suggestion.lr * 10**-line.below, suggestion.lr * 10**line.above), rel=1e-12
+    )
+
+
+def test_the_interval_holds_the_suggestion_whatever_the_rule() -> None:
+    frame = history(*synthetic(seed=2)[:2])
+    lrtune = suggest(frame, "lrtune", planned_steps=800, optimizer_kind="sgd")
+
+    for rule in RULES:
+        other = suggest(frame, rule, planned_steps=800, optimizer_kind="sgd")
+        assert other.lr_interval == lrtune.lr_interval, rule
+    assert lrtune.lr_interval is not None and lrtune.lr is not None
+    low, high = lrtune.lr_interval
+    assert low < lrtune.lr < high
+
+
+def test_an_unknown_optimizer_kind_is_treated_as_adam() -> None:
+    frame = history(*synthetic(seed=0)[:2])
+
+    assert suggest(frame, "lrtune", optimizer_kind="lion") == suggest(
+        frame, "lrtune", optimizer_kind=DEFAULT_KIND
+    )
+
+
+def test_without_a_training_length_the_interval_is_the_unknown_lines() -> None:
+    frame = history(*synthetic(seed=3)[:2])
+
+    suggestion = suggest(frame, "lrtune", optimizer_kind="sgd")
+
+    line = MODEL.unknown["sgd"]
+    assert suggestion.max_lr is not None and suggestion.lr_interval is not None
+    assert suggestion.lr == pytest.approx(suggestion.max_lr * 10**line.offset, rel=1e-12)
+    low, high = suggestion.lr_interval
+    assert math.log10(high / low) == pytest.approx(line.below + line.above)
+
+
+def test_lrtune_min6_is_the_smoothed_minimum_over_six() -> None:
+    frame = history(*synthetic(seed=1)[:2])
+    suggestion = suggest(frame, "lrtune-min6", planned_steps=10_000, optimizer_kind="sgd")
+
+    assert suggestion.max_lr is not None
+    assert suggestion.lr == pytest.approx(suggestion.max_lr / 6, rel=1e-15)
+
+
+def test_the_horizon_model_has_a_line_for_every_kind() -> None:
+    for lines in (MODEL.known, MODEL.unknown):
+        assert set(lines) == {"sgd", "adam", "rmsprop"}
+        for line in lines.values():
+            assert line.below > 0 and line.above > 0
+            assert line.offset < 0  # below the point where the loss stops falling
+    assert all(line.slope == 0 for line in MODEL.unknown.values())
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -205,7 +255,7 @@ def test_a_bigger_explosion_does_not_move_the_smoothed_minimum() -> None:
 def test_fewer_than_eight_points_suggest_nothing(rule: str) -> None:
     lrs, losses, _ = synthetic(MIN_POINTS - 1)
 
-    assert suggest(history(lrs, losses), rule) == Suggestion(None, None, None, rule)
+    assert suggest(history(lrs, losses), rule) == Suggestion(None, None, None, rule, None)
 
 
 def test_eight_points_are_enough_for_the_bounds() -> None:
@@ -255,7 +305,7 @@ def test_rules_leave_their_inputs_alone(rule: str) -> None:
     lrs, losses, _ = synthetic(seed=0)
     lrs_copy, losses_copy = lrs.copy(), losses.copy()
 
-    RULES.get(rule)(lrs, losses)
+    RULES.get(rule)(Curve(lrs, losses, 1000, "sgd"))
 
     np.testing.assert_array_equal(lrs, lrs_copy)
     np.testing.assert_array_equal(losses, losses_copy)
@@ -264,7 +314,7 @@ def test_rules_leave_their_inputs_alone(rule: str) -> None:
 def test_unknown_rule_raises_a_registry_error_listing_the_choices() -> None:
     frame = history(*synthetic()[:2])
 
-    with pytest.raises(RegistryError, match=r"suggestion rule 'nope'.*lrtune-min10"):
+    with pytest.raises(RegistryError, match=r"suggestion rule 'nope'.*lrtune-min6"):
         suggest(frame, "nope")
 
 
