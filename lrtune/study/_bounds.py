@@ -6,7 +6,9 @@ test's ``max_lr`` is where the loss stops falling (Smith), so twice it still rea
 peaks 1cycle and cyclical schedules like. The bottom reaches further: measured over 70
 studies (benchmarks/README.md, "Study quality"), the best trial's LR sat a median 0.4 to
 1 decade below ``max_lr``, often under ``min_lr``, and a margin of 3 on each side put it
-in the bottom tenth of the range on over half the seeds of some tasks.
+in the bottom tenth of the range on over half the seeds of some tasks. The range always
+holds the range test's ``lr_interval`` too (where the best constant LR likely lies for the
+task's training length): a long SGD run can want an LR below ``min_lr / 10``.
 
 A learning-rate-free optimizer (Prodigy, D-Adaptation, DoG) gets no range test: its LR
 only scales the step size it estimates itself, so the study searches a decade either side
@@ -78,13 +80,16 @@ def bounds_from_result(result: FinderResult, optimizer: str, margin: Margin) -> 
             f"The range test of {optimizer!r} found no falling loss ({result.stop_detail}); "
             f"give its LR range in the spec's [ranges] as '{optimizer}.lr'."
         )
+    low, high = result.min_lr / margin[0], result.max_lr * margin[1]
+    if result.lr_interval is not None:  # never cut off where the best constant LR likely is
+        low, high = min(low, result.lr_interval[0]), max(high, result.lr_interval[1])
     return LRBounds(
         optimizer,
         result.min_lr,
         result.max_lr,
         result.suggested_lr,
-        low=result.min_lr / margin[0],
-        high=result.max_lr * margin[1],
+        low=low,
+        high=high,
         range_test_id=result.id,
     )
 

@@ -48,8 +48,10 @@ def test_range_tests_bound_the_lr_and_are_stored(digits: Task, storage_url: str)
         result = stored[bounds.range_test_id]
         assert (bounds.min_lr, bounds.max_lr) == (result.min_lr, result.max_lr)
         below, above = LR_MARGIN
-        assert bounds.low == pytest.approx(result.min_lr / below)
-        assert bounds.high == pytest.approx(result.max_lr * above)
+        interval_low, interval_high = result.lr_interval
+        assert bounds.low == pytest.approx(min(result.min_lr / below, interval_low))
+        assert bounds.high == pytest.approx(max(result.max_lr * above, interval_high))
+        assert bounds.low <= result.suggested_lr <= bounds.high
         assert settings.space.lr[name] == (bounds.low, bounds.high)
     assert len({r.group for r in stored.values()}) == 1
     for trial in study.trials:
