@@ -43,11 +43,15 @@ from _grid import SEEDS, Case, Reference, cases_of
 from _runs import Cache, TrainJob, json_safe, task_of, worker_pool
 from families import DEV_FAMILIES, FRESH_FAMILIES
 
+from lrtune.refine._plan import CANDIDATES
+
 RESULTS = Path(__file__).resolve().parent / "results"
 REFINE_SEEDS = (0, 1)
 BUDGET = 1.5
 LR_FREE = {"prodigy": 1.0, "schedulefree-adamw": 0.0025, "dadapt-adam": 1.0, "dog": 1.0}
 RANGE_RULES = ("lrtune", "valley", "steepest")
+DESIGNS = (8, 4)
+"""Candidates at the start; ``refine`` is the library's default (``CANDIDATES``)."""
 
 
 def _refine_digest() -> str:
@@ -71,11 +75,13 @@ class RefineJob:
     variant: str
     optimizer: str
     seed: int
+    candidates: int
     budget: float = BUDGET
 
     @property
     def key(self) -> str:
-        parts = (self.family, self.variant, self.optimizer, self.seed, self.budget, REFINE_DIGEST)
+        parts = (self.family, self.variant, self.optimizer, self.seed, self.budget)
+        parts += (self.candidates, REFINE_DIGEST)
         return "refine|" + "|".join(map(str, parts))
 
     def run(self) -> dict[str, Any]:
@@ -91,6 +97,7 @@ class RefineJob:
             seed=self.seed,
             storage=optuna.storages.InMemoryStorage(),
             device="cpu",
+            candidates=self.candidates,
         )
         return {
             "lr": result.lr,
@@ -119,14 +126,29 @@ class Entry:
     """The optimizer trained at ``lr`` (the case's own, or an LR-free one)."""
 
 
+def refine_jobs(cases: Sequence[Case]) -> list[RefineJob]:
+    return [
+        RefineJob(c.family, c.variant, c.optimizer, seed, candidates)
+        for c in cases
+        for seed in REFINE_SEEDS
+        for candidates in DESIGNS
+    ]
+
+
 def refine_entries(cache: Cache, cases: Sequence[Case]) -> list[Entry]:
     entries = []
-    for case in cases:
-        for seed in REFINE_SEEDS:
-            found = cache[RefineJob(case.family, case.variant, case.optimizer, seed).key]
-            cost = found["cost_steps"] / found["planned_steps"]
-            entries.append(Entry("refine", case, seed, found["lr"], cost, case.optimizer))
+    for job in refine_jobs(cases):
+        found = cache[job.key]
+        case = Case(job.family, job.variant, job.optimizer)
+        cost = found["cost_steps"] / found["planned_steps"]
+        entries.append(
+            Entry(design_name(job.candidates), case, job.seed, found["lr"], cost, job.optimizer)
+        )
     return entries
+
+
+def design_name(candidates: int) -> str:
+    return "refine" if candidates == CANDIDATES else f"refine-{candidates}"
 
 
 def range_entries(cache: Cache, cases: Sequence[Case]) -> list[Entry]:
@@ -204,12 +226,7 @@ def run(config: Config) -> dict[str, Any]:
     cases = cases_of([f.name for f in families])
     with worker_pool(config.jobs) as mapper:
         refs = sq.prepare(cases, cache, mapper)
-        jobs = [
-            RefineJob(c.family, c.variant, c.optimizer, seed)
-            for c in cases
-            for seed in REFINE_SEEDS
-        ]
-        cache.run(jobs, mapper, "refine")
+        cache.run(refine_jobs(cases), mapper, "refine")
         entries = refine_entries(cache, cases) + range_entries(cache, cases)
         entries += lr_free_entries(cases)
         train = [train_job(e, seed) for e in entries if e.lr is not None for seed in SEEDS]
@@ -220,7 +237,7 @@ def run(config: Config) -> dict[str, Any]:
             cache,
             e,
             refs[e.case.name]
-            if e.method in ("refine", *RANGE_RULES)
+            if e.method.startswith("refine") or e.method in RANGE_RULES
             else adamw_ref[(e.case.family, e.case.variant)],
         )
         for e in entries
@@ -239,7 +256,10 @@ def run(config: Config) -> dict[str, Any]:
         "summary_adamw_cases": by_method(
             [s for s in scores if s["case"].endswith("/adamw") or s["method"] in LR_FREE]
         ),
-        "refine_over_budget": sum(s["cost"] > BUDGET for s in scores if s["method"] == "refine"),
+        "refine_over_budget": sum(
+            s["cost"] > BUDGET for s in scores if s["method"].startswith("refine")
+        ),
+        "designs": {design_name(n): n for n in DESIGNS},
         "scores": scores,
     }
 

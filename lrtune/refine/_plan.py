@@ -78,12 +78,14 @@ def plan(
 
     Raises:
         ValueError: The budget is not a positive number, or leaves too little after the
-            range test for even the first rung.
+            range test for even the first rung; fewer than two candidates.
     """
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
         raise ValueError(f"budget must be a positive number of full trainings, but got {budget=}.")
     if not math.isfinite(budget):
         raise ValueError(f"budget must be finite, but got {budget=}.")
+    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 2:
+        raise ValueError(f"candidates must be an integer of at least 2, but got {candidates=}.")
     budget_steps = int(budget * planned_steps)
     alive = survivors(candidates, eta)
     # Rung k trains alive[k] candidates from rung k-1 (eta^(k-1) units) to eta^k units.

@@ -32,7 +32,7 @@ from lrtune.finder import FinderResult, find_lr
 from lrtune.finder._horizon import MODEL
 from lrtune.finder._options import resolve_device
 from lrtune.optimizers import OPTIMIZERS
-from lrtune.refine._plan import RefinePlan, plan
+from lrtune.refine._plan import CANDIDATES, RefinePlan, plan
 from lrtune.refine._pruner import HalvingPruner
 from lrtune.refine._result import STUDY_KIND, RefineResult, result_from_study
 from lrtune.tasks import Task
@@ -57,6 +57,7 @@ def refine_lr(
     storage: str | optuna.storages.BaseStorage | None = None,
     study_name: str | None = None,
     device: str = "auto",
+    candidates: int = CANDIDATES,
 ) -> RefineResult:
     """Find a constant LR for ``task`` by training candidates, in ``budget`` full trainings.
 
@@ -71,6 +72,8 @@ def refine_lr(
             or an Optuna storage; the range test is stored too when it is a URL.
         study_name: The refine study's name (default: ``refine-<task>-<optimizer>-<id>``).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+        candidates: How many LRs start; each rung keeps half of them, down to two, and
+            the last names the winner. Fewer candidates train further for the same budget.
 
     Returns:
         A ``RefineResult``: ``.lr``, every candidate's curve, the cost actually spent.
@@ -85,7 +88,7 @@ def refine_lr(
     target = resolve_device(device, torch.nn.Module())
     planned = _planned_steps(task)
     steps = _range_test_steps(planned, budget)
-    refine_plan = plan(planned, budget, steps)
+    refine_plan = plan(planned, budget, steps, candidates=candidates)
     range_test = _range_test(task, make_optimizer, name, seed, target, steps, planned)
     interval = _interval(range_test)
     study, range_test_id = _open_study(storage, study_name, task, name, refine_plan, range_test)

@@ -55,3 +55,20 @@ def test_a_budget_the_range_test_uses_up_is_refused_with_the_least_that_works() 
 
     needed = float(str(caught.value).rsplit("budget=", 1)[1].rstrip("."))
     assert plan(200, needed, 100).rungs[0] >= MIN_FIRST_RUNG
+
+
+@pytest.mark.parametrize("candidates", [1, 0, -4, 2.0, True, "8"])
+def test_fewer_than_two_candidates_or_a_non_integer_is_refused(candidates: object) -> None:
+    with pytest.raises(ValueError, match="candidates must be an integer of at least 2"):
+        plan(1000, 1.5, 100, candidates=candidates)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("candidates", [2, 3, 4, 6, 8, 16])
+def test_fewer_candidates_train_further_within_the_same_budget(candidates: int) -> None:
+    refine_plan = plan(1000, 1.5, 100, candidates=candidates)
+
+    assert refine_plan.cost_steps <= refine_plan.budget_steps
+    assert refine_plan.alive[0] == candidates and refine_plan.keep[-1] == 1
+    if candidates > 2:
+        fewer = plan(1000, 1.5, 100, candidates=max(2, candidates // 2))
+        assert fewer.rungs[-1] >= refine_plan.rungs[-1]
