@@ -211,7 +211,9 @@ def test_a_schema_1_database_gains_the_interval_and_keeps_its_range_tests(
 ) -> None:
     # What lrtune 0.1 with schema 1 wrote, by hand: the tables as they were, one range test.
     with raw_engine.begin() as connection:
-        connection.execute(text("CREATE TABLE lrtune_schema (id INTEGER PRIMARY KEY, version INTEGER)"))
+        connection.execute(
+            text("CREATE TABLE lrtune_schema (id INTEGER PRIMARY KEY, version INTEGER)")
+        )
         connection.execute(text("INSERT INTO lrtune_schema VALUES (1, 1)"))
         connection.execute(text(SCHEMA_1_RANGE_TESTS))
         connection.execute(

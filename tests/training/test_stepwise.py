@@ -64,5 +64,7 @@ def test_a_diverging_run_stops_and_validates_as_inf() -> None:
 
 
 def test_a_factory_that_builds_no_optimizer_is_refused() -> None:
-    with pytest.raises(TypeError, match="must return a torch.optim.Optimizer"):
-        StepwiseRun(load_example("diabetes-mlp"), lambda params, lr: None, 0.1, seed=0, device="cpu")
+    with pytest.raises(TypeError, match=r"must return a torch\.optim\.Optimizer"):
+        StepwiseRun(
+            load_example("diabetes-mlp"), lambda params, lr: None, 0.1, seed=0, device="cpu"
+        )
