@@ -50,8 +50,9 @@ REFINE_SEEDS = (0, 1)
 BUDGET = 1.5
 LR_FREE = {"prodigy": 1.0, "schedulefree-adamw": 0.0025, "dadapt-adam": 1.0, "dog": 1.0}
 RANGE_RULES = ("lrtune", "valley", "steepest")
-DESIGNS = (8, 4)
-"""Candidates at the start; ``refine`` is the library's default (``CANDIDATES``)."""
+DESIGNS = (CANDIDATES,)
+"""Candidates at the start; ``refine`` is the library's default (``CANDIDATES``). The first
+development run compared 8 (then the default) and 4 (``results/refine_dev.json``)."""
 
 
 def _refine_digest() -> str:

@@ -5,7 +5,7 @@ The range test's interval (where the best constant LR likely lies) is cut into
 seed, judges them by validation loss at each rung and resumes the better half, until the
 last rung names a winner (``lrtune.refine._plan``). The last rung stops short of a full
 training, and the best LR for a short run is larger than for a long one; the winner is
-moved to the full length by the same horizon model the range test's rule uses.
+moved to the full length: ``lr = winner * (planned_steps / last_rung) ** HORIZON_EXPONENT``.
 
 Every candidate is a trial of an Optuna study whose pruner does the halving, stored in the
 same database as any study, so ``lrtune show --refine``, the dashboard and Optuna's own
@@ -29,7 +29,7 @@ from optuna.trial import TrialState
 
 from lrtune._exceptions import StudyError
 from lrtune.finder import FinderResult, find_lr
-from lrtune.finder._horizon import MODEL
+from lrtune.finder._horizon import DEFAULT_KIND
 from lrtune.finder._options import resolve_device
 from lrtune.optimizers import OPTIMIZERS
 from lrtune.refine._plan import CANDIDATES, RefinePlan, plan
@@ -44,6 +44,16 @@ logger = logging.getLogger(__name__)
 RANGE_TEST_STEPS = 100
 """The range test's length, unless the budget asks for a shorter one."""
 MIN_RANGE_TEST_STEPS = 20
+
+HORIZON_EXPONENT = {"sgd": -0.28, "adam": -0.42, "rmsprop": -0.02}
+"""Per optimizer kind, how the winner's LR moves from the last rung to the full length.
+
+Fitted on the development families of ``benchmarks/refine_quality.py`` (the exponent that
+minimized the mean regret of the moved winner, interpolated on the ground-truth grid;
+``benchmarks/refine_correction.py``, leave-one-family-out figures in benchmarks/README.md).
+Within one task the best LR does shrink with training length, as the range test's
+across-task line cannot show; an optimizer of unknown kind is treated as Adam-like.
+"""
 
 OptimizerArg = str | Callable[[Iterable[torch.nn.Parameter], float], torch.optim.Optimizer]
 
@@ -287,9 +297,9 @@ def _finish(
     trial, run = winner
     study.tell(trial, run.validate())
     winner_lr = float(trial.params["lr"])
-    line = MODEL.line(range_test.options.get("optimizer_kind"), refine_plan.planned_steps)
+    kind = range_test.options.get("optimizer_kind") or DEFAULT_KIND
     ratio = refine_plan.planned_steps / refine_plan.rungs[-1]
-    lr = winner_lr * ratio**line.slope
+    lr = winner_lr * ratio ** HORIZON_EXPONENT.get(kind, HORIZON_EXPONENT[DEFAULT_KIND])
     cost = len(range_test.history) + sum(r.steps for _, r in runs)
     for key, value in {"lr": lr, "winner_lr": winner_lr, "cost_steps": cost}.items():
         study.set_user_attr(key, value)

@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 
 from lrtune.examples import load_example
 from lrtune.refine import STUDY_KIND, refine_lr, result_from_study
+from lrtune.refine._plan import CANDIDATES, survivors
 from lrtune.storage import Storage
 
 TASK = "breast-cancer-logreg"
@@ -27,13 +28,13 @@ def test_refine_spends_no_more_than_its_budget_and_stores_every_candidate(
     result = refine_lr(task, optimizer="sgd", budget=1.5, seed=0, storage=storage_url)
 
     assert result.cost_steps <= result.budget_steps == int(1.5 * task.planned_steps())
-    assert len(result.candidates) == 8
+    assert len(result.candidates) == CANDIDATES
     assert [c.pruned for c in result.candidates].count(False) == 1
     low, high = result.range_test.lr_interval
     assert low <= result.winner_lr <= high and result.lr > 0
     study = optuna.load_study(study_name=result.study_name, storage=storage_url)
     states = [trial.state for trial in study.trials]
-    assert states.count(TrialState.PRUNED) == 7 and states.count(TrialState.COMPLETE) == 1
+    assert states.count(TrialState.PRUNED) == CANDIDATES - 1 and states.count(TrialState.COMPLETE) == 1
     assert study.user_attrs["kind"] == STUDY_KIND
     assert study.best_trial.params["lr"] == result.winner_lr
     read_back = result_from_study(study)
@@ -47,7 +48,7 @@ def test_each_rung_judges_every_survivor_of_the_rung_before(task, tmp_path) -> N
     result = refine_lr(task, optimizer="adamw", storage=f"sqlite:///{tmp_path / 'r.db'}")
 
     reached = [sum(step in c.steps for c in result.candidates) for step in result.rungs]
-    assert reached == [8, 4, 2]
+    assert reached == list(survivors(CANDIDATES))
     for step, nxt in zip(result.rungs, result.rungs[1:], strict=False):
         at = {c.lr: c.val_losses[c.steps.index(step)] for c in result.candidates if step in c.steps}
         went_on = {c.lr for c in result.candidates if nxt in c.steps}
