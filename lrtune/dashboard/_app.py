@@ -16,21 +16,27 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from lrtune._exceptions import NotFoundError, StorageError
-from lrtune.dashboard._data import DashboardData
-from lrtune.dashboard._figures import range_test_figure, study_figure
+from lrtune.dashboard._data import DashboardData, StudyView
+from lrtune.dashboard._figures import range_test_figure, refine_figure, study_figure
 from lrtune.dashboard._json import (
     plain,
     range_test_groups_json,
     range_test_json,
+    refine_json,
+    refine_trials_json,
     study_json,
     trials_json,
 )
+from lrtune.dashboard._refine import RefineView
 from lrtune.dashboard._security import LoopbackHosts, TokenGate, with_headers
 from lrtune.report._study_plots import STUDY_FIGURES
-from lrtune.report._text import fmt, hyperparameters
+from lrtune.report._text import fmt, hyperparameters, interval_text
 
 REFRESH_S = 5
 """How often an open study page asks whether the study moved on."""
+
+REFINE_FIGURE = "refine"
+"""The one figure of a refine run's page: ``/studies/{id}/figures/refine.svg``."""
 
 _HERE = Path(__file__).parent
 _TEMPLATES = jinja2.Environment(
@@ -40,6 +46,7 @@ _TEMPLATES = jinja2.Environment(
 )
 _TEMPLATES.filters["fmt"] = fmt
 _TEMPLATES.filters["hyperparameters"] = hyperparameters
+_TEMPLATES.filters["interval"] = interval_text
 
 
 def create_app(
@@ -111,6 +118,10 @@ def overview(request: Request) -> Response:
 def study_page(request: Request) -> Response:
     data = _data(request)
     view = data.study(request.path_params["study_id"])
+    if isinstance(view, RefineView):
+        return _page(
+            "refine.html", storage=data.url, run=view, figure=REFINE_FIGURE, refresh_s=REFRESH_S
+        )
     return _page(
         "study.html",
         storage=data.url,
@@ -122,10 +133,23 @@ def study_page(request: Request) -> Response:
 
 def study_figure_svg(request: Request) -> Response:
     name = request.path_params["name"]
+    view = _data(request).study(request.path_params["study_id"])
+    if isinstance(view, RefineView):
+        return Response(_refine_svg(view, name), media_type=_SVG)
     if name not in STUDY_FIGURES:
         raise NotFoundError(f"No figure {name!r}; the figures are {', '.join(STUDY_FIGURES)}")
-    view = _data(request).study(request.path_params["study_id"])
     return Response(view.figure(name, lambda r: study_figure(name, r)), media_type=_SVG)
+
+
+def _refine_svg(view: RefineView, name: str) -> bytes:
+    if name != REFINE_FIGURE:
+        raise NotFoundError(
+            f"No figure {name!r}: study {view.id} is a refine run, its figure is {REFINE_FIGURE!r}"
+        )
+    drawn = view.figure(refine_figure)
+    if drawn is None:
+        raise NotFoundError(f"Refine study {view.id} is still running; its figure comes when done")
+    return drawn
 
 
 def range_test_page(request: Request) -> Response:
@@ -150,6 +174,7 @@ def api_index(request: Request) -> Response:
             "range_test": "/api/range-tests/{id}",
             "figures": {
                 "study": [f"/studies/{{id}}/figures/{name}.svg" for name in STUDY_FIGURES],
+                "refine": f"/studies/{{id}}/figures/{REFINE_FIGURE}.svg",
                 "range_test": "/range-tests/{id}/figure.svg",
             },
         }
@@ -161,11 +186,15 @@ def api_studies(request: Request) -> Response:
 
 
 def api_study(request: Request) -> Response:
-    return JSONResponse(study_json(_data(request).study(request.path_params["study_id"])))
+    view = _data(request).study(request.path_params["study_id"])
+    return JSONResponse(study_json(view) if isinstance(view, StudyView) else refine_json(view))
 
 
 def api_trials(request: Request) -> Response:
-    return JSONResponse(trials_json(_data(request).study(request.path_params["study_id"])))
+    view = _data(request).study(request.path_params["study_id"])
+    if isinstance(view, StudyView):
+        return JSONResponse(trials_json(view))
+    return JSONResponse(refine_trials_json(view))
 
 
 def api_range_tests(request: Request) -> Response:

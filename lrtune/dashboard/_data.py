@@ -1,9 +1,9 @@
 """What the dashboard reads, opened read-only, with each study's figures kept per state.
 
 A study's state (``version``) is a digest of its trials' numbers, states and reported
-epochs. While it is unchanged, every request reuses the same ``StudyReport`` and the
-figures already drawn from it; a running study's page polls the digest and redraws only
-when it moves.
+epochs (and, for a refine run, of whether it wrote its result). While it is unchanged,
+every request reuses the same ``StudyReport`` (or ``RefineView``) and the figures already
+drawn from it; a running study's page polls the digest and redraws only when it moves.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from lrtune._exceptions import NotFoundError
+from lrtune.dashboard._refine import RESULT_ATTRS, RefineView, refine_view
 from lrtune.finder import FinderResult
+from lrtune.refine import STUDY_KIND
 from lrtune.report import StudyReport
 from lrtune.storage import Storage
 from lrtune.storage._range_tests import RangeTestSummary
@@ -28,6 +30,7 @@ from lrtune.storage._studies import study_errors
 from lrtune.storage._url import resolve_url, shown_url
 from lrtune.study import study_summaries
 from lrtune.study._settings import ATTR
+from lrtune.study._summary import study_kind
 
 TOP_TRIALS = 5
 """How many of the best trials the top-trials figure shows, as ``lrtune report``'s default."""
@@ -58,10 +61,24 @@ class StudySnapshot(optuna.Study):
 
 def study_version(study: StudySnapshot) -> str:
     """A short digest that changes when a trial is added, changes state or reports an epoch."""
-    trials = study.get_trials(deepcopy=False)
-    marks = [(t.number, t.state.value, len(t.intermediate_values)) for t in trials]
     budget = study.user_attrs.get(ATTR, {}).get("n_trials")
-    return hashlib.sha1(repr((budget, marks)).encode()).hexdigest()[:12]
+    return _digest((budget, _trial_marks(study)))
+
+
+def refine_version(study: StudySnapshot) -> str:
+    """As ``study_version``, and it changes when the refine run writes its result, which
+    it does after its last trial finished."""
+    written = [key for key in RESULT_ATTRS if key in study.user_attrs]
+    return _digest((written, _trial_marks(study)))
+
+
+def _trial_marks(study: StudySnapshot) -> list[tuple[int, int, int]]:
+    trials = study.get_trials(deepcopy=False)
+    return [(t.number, t.state.value, len(t.intermediate_values)) for t in trials]
+
+
+def _digest(marks: object) -> str:
+    return hashlib.sha1(repr(marks).encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -92,7 +109,7 @@ class DashboardData:
         self.url = shown_url(resolve_url(url))
         """The storage URL as the user gave it, password hidden."""
         self._studies = open_read_only_studies(url)
-        self._views: dict[int, StudyView] = {}
+        self._views: dict[int, StudyView | RefineView] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -115,8 +132,9 @@ class DashboardData:
         result = self.range_tests.get_range_test(range_test_id)
         return [result] if result.group is None else self.range_tests.get_group(result.group)
 
-    def study(self, study_id: int) -> StudyView:
-        """The current state of study ``study_id``; ``NotFoundError`` if there is none."""
+    def study(self, study_id: int) -> StudyView | RefineView:
+        """The current state of study ``study_id``: a ``RefineView`` for a refine run (see
+        ``lrtune.refine``), else a ``StudyView``; ``NotFoundError`` if there is none."""
         storage = self._study_storage()
         with study_errors(f"Cannot read study {study_id}"):
             try:
@@ -128,13 +146,17 @@ class DashboardData:
             snapshot = StudySnapshot(name, storage)
         return self._view(study_id, snapshot)
 
-    def _view(self, study_id: int, snapshot: StudySnapshot) -> StudyView:
-        version = study_version(snapshot)
+    def _view(self, study_id: int, snapshot: StudySnapshot) -> StudyView | RefineView:
+        refine = study_kind(snapshot.user_attrs) == STUDY_KIND
+        version = refine_version(snapshot) if refine else study_version(snapshot)
         with self._lock:
             view = self._views.get(study_id)
             if view is None or view.version != version:
-                report = StudyReport(snapshot, top=TOP_TRIALS)
-                view = StudyView(study_id, snapshot.study_name, version, report)
+                view = (
+                    refine_view(study_id, version, snapshot)
+                    if refine
+                    else _study_view(study_id, version, snapshot)
+                )
                 self._views[study_id] = view
             return view
 
@@ -143,3 +165,7 @@ class DashboardData:
         if self._studies is None:
             self._studies = open_read_only_studies(self._url)
         return self._studies
+
+
+def _study_view(study_id: int, version: str, snapshot: StudySnapshot) -> StudyView:
+    return StudyView(study_id, snapshot.study_name, version, StudyReport(snapshot, top=TOP_TRIALS))

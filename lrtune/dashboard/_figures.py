@@ -9,7 +9,8 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from lrtune.finder import FinderResult
-from lrtune.report import StudyReport, plot_range_tests
+from lrtune.refine import RefineResult
+from lrtune.report import StudyReport, plot_range_tests, plot_refine
 from lrtune.report._study_plots import STUDY_FIGURES
 
 # Matplotlib's caches (fonts, text layout) are not guarded for threads; the dashboard
@@ -29,6 +30,13 @@ def study_figure(name: str, report: StudyReport) -> bytes:
     """The study figure ``name`` (a key of ``STUDY_FIGURES``) as SVG."""
     with _DRAWING:
         return svg(STUDY_FIGURES[name](report))
+
+
+def refine_figure(result: RefineResult) -> bytes:
+    """A refine run's validation losses against LR per rung, as ``lrtune find --refine
+    --plot`` draws them, as SVG."""
+    with _DRAWING:
+        return svg(plot_refine(result))
 
 
 def range_test_figure(results: list[FinderResult]) -> bytes:

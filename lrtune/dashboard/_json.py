@@ -14,8 +14,11 @@ from optuna.trial import TrialState
 
 from lrtune._exceptions import StudyError
 from lrtune.dashboard._data import StudyView
+from lrtune.dashboard._refine import CandidateRow, RefineView
 from lrtune.finder import FinderResult
+from lrtune.refine import STUDY_KIND
 from lrtune.report import best_config, best_dict
+from lrtune.report._refine_text import refine_dict
 from lrtune.report._study_data import OPTIMIZER_PREFIX, SCHEDULE_PREFIX, TRIAL_COLUMNS
 from lrtune.report._text import result_dict
 from lrtune.storage._range_tests import RangeTestSummary
@@ -80,6 +83,49 @@ def trials_json(view: StudyView) -> dict[str, Any]:
     ]
     shown = frame[columns].astype(object).where(frame[columns].notna(), None)
     return {"columns": columns, "rows": plain(shown.to_numpy().tolist())}
+
+
+REFINE_ATTRS = ("task", "optimizer", "planned_steps", "budget_steps", "rungs", "range_test_id")
+"""What a refine study holds from its start, before any candidate trained."""
+
+REFINE_TRIAL_COLUMNS = ["trial", "status", "lr", "steps", "val_loss"]
+
+
+def refine_json(view: RefineView) -> dict[str, Any]:
+    """``refine_dict`` of a refine run (its ``lr``, ``winner_lr`` and ``cost_steps`` ``None``
+    while it runs), with its state; each candidate also carries its status."""
+    head = {"id": view.id, "name": view.name, "version": view.version, "kind": STUDY_KIND}
+    body = refine_dict(view.result) if view.result is not None else _running_refine(view)
+    candidates = [_candidate_json(row) for row in view.rows]
+    return plain({**head, "state": view.state, **body, "candidates": candidates})
+
+
+def refine_trials_json(view: RefineView) -> dict[str, Any]:
+    """The candidate table, shaped as ``trials_json``'s: where each candidate got to."""
+    rows = [[row.trial, row.status, row.lr, row.last_step, row.last_loss] for row in view.rows]
+    return {"columns": REFINE_TRIAL_COLUMNS, "rows": plain(rows)}
+
+
+def _running_refine(view: RefineView) -> dict[str, Any]:
+    return {
+        "study": view.name,
+        **{key: view.attrs.get(key) for key in REFINE_ATTRS},
+        "lr": None,
+        "winner_lr": None,
+        "cost_steps": None,
+        "interval": view.attrs.get("interval"),
+    }
+
+
+def _candidate_json(row: CandidateRow) -> dict[str, Any]:
+    return {
+        "trial": row.trial,
+        "lr": row.lr,
+        "steps": list(row.steps),
+        "val_losses": list(row.val_losses),  # plain() makes a divergence's inf None
+        "pruned": row.status == "pruned",
+        "status": row.status,
+    }
 
 
 def range_test_json(results: Sequence[FinderResult]) -> list[dict[str, Any]]:

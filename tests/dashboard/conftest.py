@@ -1,5 +1,6 @@
-"""One real database for the dashboard tests: two short studies (one named like an
-attack) with their range tests, written by lrtune itself."""
+"""Real databases for the dashboard tests, written by lrtune itself: two short studies
+(one named like an attack) with their range tests, and, apart, refine runs: one finished
+by ``refine_lr``, and two made by hand as ``refine_lr`` leaves them while it runs."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from lrtune.dashboard import DashboardData, create_app
+from lrtune.examples import load_example
+from lrtune.refine import STUDY_KIND, RefineResult, refine_lr
 from lrtune.study import run_study
 
 matplotlib.use("Agg")
@@ -45,6 +48,67 @@ def fill(url: str) -> None:
     make_study(url, XSS_NAME, 2, seed=1)
 
 
+REFINE_TASK = "breast-cancer-logreg"
+REFINED = "refine-sgd"
+"""The finished refine run's study name."""
+RUNNING = "refine-running"
+"""A refine run mid-way: candidates trained, no ``lr`` yet."""
+STARTED = "refine-started"
+"""A refine study with nothing but its kind: no attribute, no candidate yet."""
+
+
+def make_refine(url: str) -> RefineResult:
+    """A real refine run of breast-cancer-logreg with SGD (its range test stored too)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    task = load_example(REFINE_TASK)
+    return refine_lr(task, optimizer="sgd", budget=1.5, seed=0, storage=url, study_name=REFINED)
+
+
+def running_refine(url: str, name: str = RUNNING) -> optuna.Study:
+    """A refine study as ``refine_lr`` leaves it mid-run: its first attributes, one
+    candidate pruned at the first rung, one training on past it, and no ``lr`` yet."""
+    study = optuna.create_study(storage=url, study_name=name, direction="minimize")
+    attrs = {
+        "kind": STUDY_KIND,
+        "task": REFINE_TASK,
+        "optimizer": "sgd",
+        "planned_steps": 100,
+        "budget_steps": 150,
+        "rungs": [10, 20],
+        "range_test_id": None,
+        "interval": [0.01, 0.1],
+    }
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+    lr = optuna.distributions.FloatDistribution(0.01, 0.1, log=True)
+    for value in (0.02, 0.05):
+        study.enqueue_trial({"lr": value})
+    pruned, going_on = study.ask({"lr": lr}), study.ask({"lr": lr})
+    pruned.report(0.9, 10)
+    going_on.report(0.6, 10)
+    study.tell(pruned, state=optuna.trial.TrialState.PRUNED)
+    return study
+
+
+def finish_refine(study: optuna.Study) -> None:
+    """End ``running_refine``'s run as ``refine_lr`` does: the winner's last rung and
+    value, then its result, one attribute at a time."""
+    (running,) = study.get_trials(states=[optuna.trial.TrialState.RUNNING])
+    winner = optuna.trial.Trial(study, running._trial_id)
+    winner.report(0.4, 20)
+    study.tell(winner, 0.4)
+    for key, value in {"lr": 0.06, "winner_lr": 0.05, "cost_steps": 140}.items():
+        study.set_user_attr(key, value)
+
+
+def fill_refine(url: str) -> RefineResult:
+    """``make_refine``'s run, then a running one and one just started."""
+    result = make_refine(url)
+    running_refine(url)
+    optuna.create_study(storage=url, study_name=STARTED).set_user_attr("kind", STUDY_KIND)
+    return result
+
+
 @pytest.fixture(scope="session")
 def dashboard_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The URL of a SQLite database holding ``fill``'s studies (shared: only read)."""
@@ -57,6 +121,23 @@ def dashboard_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 def client(dashboard_db: str) -> Iterator[TestClient]:
     """The app over ``dashboard_db``, as a local browser reaches it."""
     data = DashboardData(dashboard_db)
+    with TestClient(create_app(data), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+    data.close()
+
+
+@pytest.fixture(scope="session")
+def refine_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, RefineResult]:
+    """The URL of a SQLite database holding ``fill_refine``'s runs, and the finished run's
+    result as ``refine_lr`` returned it (shared: only read)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('refine') / 'lrtune.db'}"
+    return url, fill_refine(url)
+
+
+@pytest.fixture(scope="session")
+def refine_client(refine_db: tuple[str, RefineResult]) -> Iterator[TestClient]:
+    """The app over ``refine_db``."""
+    data = DashboardData(refine_db[0])
     with TestClient(create_app(data), base_url="http://127.0.0.1") as test_client:
         yield test_client
     data.close()

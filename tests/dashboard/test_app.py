@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
+import optuna
 import pytest
 from starlette.testclient import TestClient
 
 from lrtune.dashboard import DashboardData, create_app
-from lrtune.dashboard._figures import study_figure
+from lrtune.dashboard._figures import refine_figure, study_figure
+from lrtune.dashboard._refine import RefineView
+from lrtune.refine import RefineResult, result_from_study
 from lrtune.report import StudyReport
+from lrtune.report._refine_text import refine_dict
 from lrtune.report._study_plots import REPORT_FILES, STUDY_FIGURES
+from lrtune.report._text import fmt, interval_text
 from lrtune.storage import load_study, open_study_storage
-from tests.dashboard.conftest import XSS_NAME
+from tests.dashboard.conftest import (
+    REFINED,
+    RUNNING,
+    STARTED,
+    XSS_NAME,
+    fill_refine,
+    finish_refine,
+    running_refine,
+)
 
 
 def study_ids(client: TestClient) -> dict[str, int]:
@@ -169,4 +184,218 @@ def test_an_unchanged_study_is_drawn_once(dashboard_db: str) -> None:
     first = data.study(study_id)
     app.get(f"/studies/{study_id}/figures/history.svg")
     assert data.study(study_id) is first and set(first.figures) == {"history"}
+    data.close()
+
+
+# --- refine runs --------------------------------------------------------------------------
+
+RefineDb = tuple[str, RefineResult]
+
+
+class _Candidates(HTMLParser):
+    """The rows of a refine page's candidate table: each row's class and cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[str, list[str]]] = []
+        self._in_table = False
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "table":
+            self._in_table = found.get("id") == "candidates"
+        elif self._in_table and tag == "tr" and "candidate" in (found.get("class") or ""):
+            self.rows.append((found.get("class") or "", []))
+        elif self._in_table and tag == "td" and self.rows:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._cell is not None:
+            self.rows[-1][1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "table":
+            self._in_table = False
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def candidate_rows(html: str) -> list[tuple[str, list[str]]]:
+    parsed = _Candidates()
+    parsed.feed(html)
+    return parsed.rows
+
+
+def test_overview_shows_each_study_kind(client: TestClient, refine_client: TestClient) -> None:
+    assert {s["kind"] for s in client.get("/api/studies").json()} == {"study"}
+    kinds = {s["name"]: s["kind"] for s in refine_client.get("/api/studies").json()}
+    assert kinds == {REFINED: "refine", RUNNING: "refine", STARTED: "refine"}
+    page = refine_client.get("/").text
+    for name, study_id in study_ids(refine_client).items():
+        row = re.search(rf'<a href="/studies/{study_id}">([^<]*)</a></td>\s*<td>(.*?)</td>', page)
+        assert row is not None and row.group(1) == name
+        assert row.group(2) == '<span class="kind kind-refine">refine</span>'
+    assert '<span class="kind kind-study">study</span>' in client.get("/").text
+
+
+def test_refine_page_shows_the_lr_the_winner_the_cost_and_its_range_test(
+    refine_client: TestClient, refine_db: RefineDb
+) -> None:
+    result = refine_db[1]
+    page = refine_client.get(f"/studies/{study_ids(refine_client)[REFINED]}").text
+    assert f'<strong id="refine-lr">{fmt(result.lr)}</strong>' in page
+    winner = re.search(r'<dd id="refine-winner">(.*?)</dd>', page)
+    assert winner is not None
+    assert winner.group(1).startswith(f"{fmt(result.winner_lr)} (trial #")
+    assert f"won at {result.rungs[-1]} steps, the last rung" in winner.group(1)
+    cost = re.search(r'<dd id="refine-cost">(.*?)</dd>', page)
+    assert cost is not None
+    assert cost.group(1) == (
+        f"{result.cost_steps} of {result.budget_steps} budget steps · {result.budget:.2f} of "
+        f"{result.budget_steps / result.planned_steps:.2f} full trainings (range test included)"
+    )
+    interval = interval_text(tuple(result.attrs["interval"]))
+    assert f'<dd id="refine-interval">{interval} (the range test' in page
+    assert f'<a href="/range-tests/{result.range_test_id}">' in page
+    assert refine_client.get(f"/range-tests/{result.range_test_id}").status_code == 200
+    assert "Still running" not in page
+
+
+def test_refine_page_lists_every_candidate_and_one_winner(
+    refine_client: TestClient, refine_db: RefineDb
+) -> None:
+    result = refine_db[1]
+    rows = candidate_rows(refine_client.get(f"/studies/{study_ids(refine_client)[REFINED]}").text)
+    assert len(rows) == len(result.candidates) == 8
+    expected = [
+        [
+            f"#{c.trial}",
+            fmt(c.lr),
+            str(c.steps[-1]),
+            fmt(c.val_losses[-1]),
+            "pruned" if c.pruned else "winner",
+        ]
+        for c in result.candidates
+    ]
+    assert [cells for _, cells in rows] == expected
+    winners = [cells for css, cells in rows if "winner" in css.split()]
+    assert len(winners) == 1 and winners[0][1] == fmt(result.winner_lr)
+    assert winners[0][2] == str(result.rungs[-1])
+
+
+def test_refine_page_draws_plot_refine_and_none_of_the_study_figures(
+    refine_client: TestClient, refine_db: RefineDb
+) -> None:
+    study_id = study_ids(refine_client)[REFINED]
+    page = refine_client.get(f"/studies/{study_id}").text
+    assert 'class="study-figure"' not in page and "study.js" not in page
+    version = refine_client.get(f"/api/studies/{study_id}").json()["version"]
+    assert f'src="/studies/{study_id}/figures/refine.svg?v={version}"' in page
+    served = refine_client.get(f"/studies/{study_id}/figures/refine.svg")
+    assert served.headers["content-type"] == "image/svg+xml"
+    assert served.content.startswith(b"<?xml") and b"<svg" in served.content
+    study = load_study(REFINED, open_study_storage(refine_db[0]))
+    assert served.content == refine_figure(result_from_study(study))
+    for name in STUDY_FIGURES:
+        missing = refine_client.get(f"/studies/{study_id}/figures/{name}.svg")
+        assert missing.status_code == 404 and "refine run" in missing.text, name
+
+
+def test_refine_api_is_refine_dict_with_each_candidates_status(
+    refine_client: TestClient, refine_db: RefineDb
+) -> None:
+    result = refine_db[1]
+    study_id = study_ids(refine_client)[REFINED]
+    served = refine_client.get(f"/api/studies/{study_id}").json()
+    expected = refine_dict(dataclasses.replace(result, range_test=None))
+    head = {"id", "name", "version", "kind", "state"}
+    assert {k: v for k, v in served.items() if k not in head | {"candidates"}} == {
+        k: v for k, v in expected.items() if k != "candidates"
+    }
+    assert (served["id"], served["name"], served["kind"], served["state"]) == (
+        study_id,
+        REFINED,
+        "refine",
+        "finished",
+    )
+    statuses = [c.pop("status") for c in served["candidates"]]
+    assert served["candidates"] == expected["candidates"]
+    assert sorted(statuses) == ["pruned"] * 7 + ["winner"]
+
+    table = refine_client.get(f"/api/studies/{study_id}/trials").json()
+    assert table["columns"] == ["trial", "status", "lr", "steps", "val_loss"]
+    assert [row[0] for row in table["rows"]] == [c.trial for c in result.candidates]
+    assert [row[3] for row in table["rows"]] == [c.steps[-1] for c in result.candidates]
+
+
+@pytest.mark.parametrize(("name", "state"), [(RUNNING, "running"), (STARTED, "new")])
+def test_a_refine_run_not_finished_yet_shows_what_it_has(
+    refine_client: TestClient, name: str, state: str
+) -> None:
+    study_id = study_ids(refine_client)[name]
+    response = refine_client.get(f"/studies/{study_id}")
+    assert response.status_code == 200
+    page = response.text
+    assert 'id="still-running"' in page and 'id="refine-lr"' not in page
+    assert f'class="state state-{state}"' in page
+    assert 'id="refine-figure"' not in page and "/static/refine.js" in page
+    figure = refine_client.get(f"/studies/{study_id}/figures/refine.svg")
+    assert figure.status_code == 404 and "still running" in figure.text
+    served = refine_client.get(f"/api/studies/{study_id}").json()
+    assert (served["state"], served["lr"], served["winner_lr"], served["cost_steps"]) == (
+        state,
+        None,
+        None,
+        None,
+    )
+    rows = candidate_rows(page)
+    trials = refine_client.get(f"/api/studies/{study_id}/trials").json()["rows"]
+    assert len(rows) == len(trials) == len(served["candidates"])
+    if name == RUNNING:
+        assert served["interval"] == [0.01, 0.1] and served["rungs"] == [10, 20]
+        assert [cells[-1] for _, cells in rows] == ["pruned", "running"]
+        assert [cells[2:4] for _, cells in rows] == [["10", "0.9"], ["10", "0.6"]]
+    else:
+        assert "No candidate has started yet" in page and "not stored" in page
+
+
+def test_a_refine_run_shows_its_result_once_all_of_it_is_written(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    study = running_refine(url)
+    data = DashboardData(url)
+    study_id = study._study_id
+    running = data.study(study_id)
+    assert isinstance(running, RefineView) and running.result is None
+    assert data.study(study_id) is running  # unchanged: the same view
+    finish_refine(study)
+    finished = data.study(study_id)
+    assert isinstance(finished, RefineView) and finished.version != running.version
+    assert finished.result is not None and finished.result.lr == 0.06
+    assert finished.state == "finished" and finished.winner is not None
+    assert finished.winner.lr == finished.result.winner_lr == 0.05
+    # refine_lr writes lr, winner_lr, cost_steps one by one: one alone is not a result yet.
+    half = optuna.create_study(storage=url, study_name="half")
+    for key, value in {**study.user_attrs, "lr": 0.06}.items():
+        if key not in ("winner_lr", "cost_steps"):
+            half.set_user_attr(key, value)
+    partial = data.study(half._study_id)
+    assert isinstance(partial, RefineView) and partial.result is None
+    data.close()
+
+
+@pytest.mark.postgres
+def test_refine_runs_in_postgres_are_shown_as_in_sqlite(postgres_url: str) -> None:
+    result = fill_refine(postgres_url)
+    data = DashboardData(postgres_url)
+    client = TestClient(create_app(data), base_url="http://127.0.0.1")
+    ids = study_ids(client)
+    page = client.get(f"/studies/{ids[REFINED]}").text
+    assert f'<strong id="refine-lr">{fmt(result.lr)}</strong>' in page
+    assert len(candidate_rows(page)) == 8
+    assert client.get(f"/studies/{ids[REFINED]}/figures/refine.svg").content.startswith(b"<?xml")
+    assert client.get(f"/api/studies/{ids[REFINED]}").json()["lr"] == result.lr
+    for name in (RUNNING, STARTED):
+        assert 'id="still-running"' in client.get(f"/studies/{ids[name]}").text
     data.close()

@@ -34,7 +34,9 @@ def test_refine_spends_no_more_than_its_budget_and_stores_every_candidate(
     assert low <= result.winner_lr <= high and result.lr > 0
     study = optuna.load_study(study_name=result.study_name, storage=storage_url)
     states = [trial.state for trial in study.trials]
-    assert states.count(TrialState.PRUNED) == CANDIDATES - 1 and states.count(TrialState.COMPLETE) == 1
+    assert (
+        states.count(TrialState.PRUNED) == CANDIDATES - 1 and states.count(TrialState.COMPLETE) == 1
+    )
     assert study.user_attrs["kind"] == STUDY_KIND
     assert study.best_trial.params["lr"] == result.winner_lr
     read_back = result_from_study(study)
