@@ -19,7 +19,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from lrtune._exceptions import NotFoundError
-from lrtune.dashboard._refine import RESULT_ATTRS, RefineView, refine_view
+from lrtune.dashboard._refine import RefineView, refine_view
 from lrtune.finder import FinderResult
 from lrtune.refine import STUDY_KIND
 from lrtune.report import StudyReport
@@ -30,7 +30,7 @@ from lrtune.storage._studies import study_errors
 from lrtune.storage._url import resolve_url, shown_url
 from lrtune.study import study_summaries
 from lrtune.study._settings import ATTR
-from lrtune.study._summary import study_kind
+from lrtune.study._summary import REFINE_RESULT_ATTRS, study_kind
 
 TOP_TRIALS = 5
 """How many of the best trials the top-trials figure shows, as ``lrtune report``'s default."""
@@ -68,7 +68,7 @@ def study_version(study: StudySnapshot) -> str:
 def refine_version(study: StudySnapshot) -> str:
     """As ``study_version``, and it changes when the refine run writes its result, which
     it does after its last trial finished."""
-    written = [key for key in RESULT_ATTRS if key in study.user_attrs]
+    written = [key for key in REFINE_RESULT_ATTRS if key in study.user_attrs]
     return _digest((written, _trial_marks(study)))
 
 

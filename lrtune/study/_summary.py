@@ -19,6 +19,11 @@ def study_summaries(storage: optuna.storages.BaseStorage) -> list[dict[str, Any]
         return [_summary(storage, s) for s in reversed(studies)]
 
 
+REFINE_RESULT_ATTRS = ("lr", "winner_lr", "cost_steps")
+"""What ``refine_lr`` writes, one at a time, once the last rung named its winner: until
+all are there the run has no result, whatever state its trials are in."""
+
+
 def study_kind(user_attrs: dict[str, Any]) -> str:
     """``"study"`` (made by ``lrtune study``), ``"refine"`` (by ``refine_lr``) or ``"optuna"``."""
     if ATTR in user_attrs:
@@ -34,16 +39,21 @@ def _summary(storage: optuna.storages.BaseStorage, frozen: Any) -> dict[str, Any
     if kind == "refine":
         budget = len(trials)
     states = [t.state for t in trials]
+    finished = sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states)
+    state = (
+        refine_state(frozen.user_attrs, states)
+        if kind == "refine"
+        else study_state(states, finished, budget)
+    )
     values = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     maximize = frozen.direction == optuna.study.StudyDirection.MAXIMIZE
-    finished = sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states)
     starts = [t.datetime_start for t in trials if t.datetime_start is not None]
     return {
         "id": frozen._study_id,
         "name": frozen.study_name,
         "kind": kind,
         "task": settings.get("task") or frozen.user_attrs.get("task"),
-        "state": study_state(states, finished, budget),
+        "state": state,
         "finished": finished,
         "running": states.count(TrialState.RUNNING),
         "budget": budget,
@@ -61,3 +71,11 @@ def study_state(states: list[TrialState], finished: int, budget: int | None) -> 
     if budget is not None and finished >= budget:
         return "finished"
     return "stopped" if states else "new"
+
+
+def refine_state(user_attrs: dict[str, Any], states: list[TrialState]) -> str:
+    """A refine run's ``study_state``: ``"finished"`` once it wrote its result (its trials
+    all end a little before), else as a study without a budget."""
+    if all(key in user_attrs for key in REFINE_RESULT_ATTRS):
+        return "finished"
+    return study_state(states, 0, None)

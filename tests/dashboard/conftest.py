@@ -49,6 +49,8 @@ def fill(url: str) -> None:
 
 
 REFINE_TASK = "breast-cancer-logreg"
+REFINE_CANDIDATES = 8
+"""Given, not ``refine_lr``'s default: the tests count them."""
 REFINED = "refine-sgd"
 """The finished refine run's study name."""
 RUNNING = "refine-running"
@@ -60,8 +62,15 @@ STARTED = "refine-started"
 def make_refine(url: str) -> RefineResult:
     """A real refine run of breast-cancer-logreg with SGD (its range test stored too)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    task = load_example(REFINE_TASK)
-    return refine_lr(task, optimizer="sgd", budget=1.5, seed=0, storage=url, study_name=REFINED)
+    return refine_lr(
+        load_example(REFINE_TASK),
+        optimizer="sgd",
+        budget=1.5,
+        seed=0,
+        storage=url,
+        study_name=REFINED,
+        candidates=REFINE_CANDIDATES,
+    )
 
 
 def running_refine(url: str, name: str = RUNNING) -> optuna.Study:

@@ -21,6 +21,7 @@ from lrtune.report._study_plots import REPORT_FILES, STUDY_FIGURES
 from lrtune.report._text import fmt, interval_text
 from lrtune.storage import load_study, open_study_storage
 from tests.dashboard.conftest import (
+    REFINE_CANDIDATES,
     REFINED,
     RUNNING,
     STARTED,
@@ -230,8 +231,12 @@ def candidate_rows(html: str) -> list[tuple[str, list[str]]]:
 
 def test_overview_shows_each_study_kind(client: TestClient, refine_client: TestClient) -> None:
     assert {s["kind"] for s in client.get("/api/studies").json()} == {"study"}
-    kinds = {s["name"]: s["kind"] for s in refine_client.get("/api/studies").json()}
-    assert kinds == {REFINED: "refine", RUNNING: "refine", STARTED: "refine"}
+    listed = {s["name"]: (s["kind"], s["state"]) for s in refine_client.get("/api/studies").json()}
+    assert listed == {
+        REFINED: ("refine", "finished"),
+        RUNNING: ("refine", "running"),
+        STARTED: ("refine", "new"),  # no candidate yet is not "all candidates done"
+    }
     page = refine_client.get("/").text
     for name, study_id in study_ids(refine_client).items():
         row = re.search(rf'<a href="/studies/{study_id}">([^<]*)</a></td>\s*<td>(.*?)</td>', page)
@@ -268,7 +273,7 @@ def test_refine_page_lists_every_candidate_and_one_winner(
 ) -> None:
     result = refine_db[1]
     rows = candidate_rows(refine_client.get(f"/studies/{study_ids(refine_client)[REFINED]}").text)
-    assert len(rows) == len(result.candidates) == 8
+    assert len(rows) == len(result.candidates) == REFINE_CANDIDATES
     expected = [
         [
             f"#{c.trial}",
@@ -322,7 +327,7 @@ def test_refine_api_is_refine_dict_with_each_candidates_status(
     )
     statuses = [c.pop("status") for c in served["candidates"]]
     assert served["candidates"] == expected["candidates"]
-    assert sorted(statuses) == ["pruned"] * 7 + ["winner"]
+    assert sorted(statuses) == ["pruned"] * (REFINE_CANDIDATES - 1) + ["winner"]
 
     table = refine_client.get(f"/api/studies/{study_id}/trials").json()
     assert table["columns"] == ["trial", "status", "lr", "steps", "val_loss"]
@@ -393,7 +398,7 @@ def test_refine_runs_in_postgres_are_shown_as_in_sqlite(postgres_url: str) -> No
     ids = study_ids(client)
     page = client.get(f"/studies/{ids[REFINED]}").text
     assert f'<strong id="refine-lr">{fmt(result.lr)}</strong>' in page
-    assert len(candidate_rows(page)) == 8
+    assert len(candidate_rows(page)) == REFINE_CANDIDATES
     assert client.get(f"/studies/{ids[REFINED]}/figures/refine.svg").content.startswith(b"<?xml")
     assert client.get(f"/api/studies/{ids[REFINED]}").json()["lr"] == result.lr
     for name in (RUNNING, STARTED):

@@ -1,6 +1,7 @@
 """The dashboard in a real browser (Debian's Chromium, driven by Playwright): pages load
 without errors, links lead where they should, charts draw, the trial table sorts and
-filters, names stay text, a running study's page updates itself, and the token works.
+filters, names stay text, a running study's page updates itself, and the token works;
+refine runs have their own page, which a running run's reloads when the run moves on.
 
 Chromium must be at /usr/bin/chromium: without it these tests fail, so that a missing
 browser is not mistaken for a passing run; LRTUNE_SKIP_BROWSER=1 makes them skip instead.
@@ -20,7 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.dashboard.conftest import XSS_NAME, Server, make_study
+from tests.dashboard.conftest import (
+    REFINE_CANDIDATES,
+    REFINED,
+    RUNNING,
+    STARTED,
+    XSS_NAME,
+    Server,
+    finish_refine,
+    make_study,
+    running_refine,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Response
@@ -408,6 +419,113 @@ def test_a_running_study_page_updates_itself(
     assert all(src.endswith(f"?v={version}") for src in srcs)
     # Figures replaced mid-load may be cancelled; nothing may fail or answer an error.
     assert not [p for p in watched.problems if not p.startswith("failed:")]
+
+
+# --- refine runs ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def refine_url(refine_db: tuple[str, Any]) -> Iterator[str]:
+    """One ``lrtune dashboard`` over the refine runs' database."""
+    server = Server("--storage", refine_db[0])
+    try:
+        server.wait_ready()
+        yield server.url()
+    finally:
+        server.stop()
+
+
+def refine_figure_loaded(page: Page) -> bool:
+    page.wait_for_function("() => document.getElementById('refine-figure').complete")
+    return bool(
+        page.eval_on_selector("#refine-figure", "img => img.complete && img.naturalWidth > 0")
+    )
+
+
+def candidate_column(page: Page, column: int) -> list[str]:
+    return list(
+        page.eval_on_selector_all(
+            "#candidates tbody tr",
+            "(rows, column) => rows.map((row) => row.cells[column].dataset.value)",
+            column,
+        )
+    )
+
+
+def test_refine_runs_are_marked_on_the_overview_and_their_pages_load_clean(
+    context: BrowserContext, refine_url: str, refine_db: tuple[str, Any]
+) -> None:
+    result = refine_db[1]
+    overview = watch(context)
+    overview.goto(f"{refine_url}/")
+    kinds = overview.page.eval_on_selector_all(
+        "#studies tbody tr",
+        "rows => rows.map((r) => [r.cells[0].textContent, r.cells[1].textContent])",
+    )
+    assert sorted(kinds) == sorted([[n, "refine"] for n in (REFINED, RUNNING, STARTED)])
+    overview.page.locator("#studies").get_by_role("link", name=REFINED, exact=True).click()
+    overview.page.wait_for_url(re.compile(r"/studies/\d+$"))
+    overview.assert_clean()
+    overview.page.close()
+
+    watched = watch(context)
+    page = watched.page
+    watched.goto(f"{refine_url}/studies/{study_ids(refine_url)[REFINED]}")
+    assert page.text_content("#study-state") == "finished"
+    assert page.text_content("#refine-lr") == f"{result.lr:.3g}"
+    assert page.locator("#still-running").count() == 0
+    assert refine_figure_loaded(page)
+    assert page.locator("img.study-figure").count() == 0
+    assert page.locator("#candidates tbody tr").count() == REFINE_CANDIDATES
+    assert page.locator("#candidates tr.winner").count() == 1
+    assert f"{result.winner_lr:.3g}" in page.text_content("#candidates tr.winner")
+
+    losses = page.locator("#candidates thead th").filter(has_text="last val loss")
+    losses.click()
+    keys = [float(key) for key in candidate_column(page, 3)]
+    assert keys == sorted(keys) and len(keys) == REFINE_CANDIDATES
+    watched.assert_clean()
+
+    page.locator("#refine-range-test a").click()
+    page.wait_for_url(f"{refine_url}/range-tests/{result.range_test_id}")
+    assert range_figure_loaded(page)
+    watched.assert_clean()
+
+
+def test_refine_runs_not_finished_yet_load_clean(context: BrowserContext, refine_url: str) -> None:
+    ids = study_ids(refine_url)
+    for name in (RUNNING, STARTED):
+        watched = watch(context)
+        watched.goto(f"{refine_url}/studies/{ids[name]}")
+        assert "Still running" in watched.page.text_content("#still-running")
+        assert watched.page.locator("#refine-figure").count() == 0
+        watched.assert_clean()
+        watched.page.close()
+
+
+def test_a_running_refine_page_reloads_when_the_run_finishes(
+    serve: Any, context: BrowserContext, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    study = running_refine(url)
+    server = serve("--storage", url)
+    server.wait_ready()
+    watched = watch(context)
+    page = watched.page
+    watched.goto(f"{server.url()}/studies/{study._study_id}")
+    assert page.text_content("#study-state") == "running"
+    assert page.locator("#candidates tbody tr").count() == 2
+    assert page.locator("#still-running").count() == 1
+    before = page.get_attribute("body", "data-version")
+
+    finish_refine(study)
+    page.wait_for_selector("#refine-lr", timeout=60_000)
+    assert page.get_attribute("body", "data-version") != before
+    assert page.text_content("#study-state") == "finished"
+    assert page.text_content("#refine-lr") == "0.06"
+    assert refine_figure_loaded(page)
+    assert page.locator("#candidates tr.winner").count() == 1
+    watched.assert_clean()
 
 
 # --- the token --------------------------------------------------------------------------
