@@ -188,18 +188,24 @@ def from_json(entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "val_losses": losses, "final": final}
 
 
-def _finder_digest() -> str:
-    """A digest of the code a range-test curve depends on (not of the rules reading it)."""
+def code_digest(packages: Sequence[Any], skip: Sequence[str] = ()) -> str:
+    """A digest of the modules of ``packages`` (but those named in ``skip``): cache keys
+    hold it, so a cached result is reused only while the code it came from is unchanged."""
     import hashlib
 
+    digest = hashlib.sha256()
+    for package in packages:
+        for path in sorted(Path(package.__file__).parent.glob("*.py")):
+            if path.name not in skip:
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _finder_digest() -> str:
+    """A digest of the code a range-test curve depends on (not of the rules reading it)."""
     import lrtune.finder
 
-    folder = Path(lrtune.finder.__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.py")):
-        if path.name not in ("_suggest.py", "_horizon.py", "_result.py", "__init__.py"):
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    return code_digest([lrtune.finder], ("_suggest.py", "_horizon.py", "_result.py", "__init__.py"))
 
 
 FINDER_DIGEST = _finder_digest()

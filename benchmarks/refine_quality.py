@@ -26,10 +26,7 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,9 +35,9 @@ from typing import Any
 
 import numpy as np
 import suggestion_quality as sq
-from _common import command_line, machine_info, utc_now, write_json
+from _common import command_line, machine_info, utc_now
 from _grid import SEEDS, Case, Reference, cases_of
-from _runs import Cache, TrainJob, json_safe, task_of, worker_pool
+from _runs import Cache, TrainJob, code_digest, task_of, worker_pool
 from families import DEV_FAMILIES, FRESH_FAMILIES
 
 from lrtune.refine._plan import CANDIDATES
@@ -60,11 +57,7 @@ def _refine_digest() -> str:
     import lrtune.finder
     import lrtune.refine
 
-    digest = hashlib.sha256()
-    for package in (lrtune.refine, lrtune.finder):
-        for path in sorted(Path(package.__file__).parent.glob("*.py")):
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    return code_digest([lrtune.refine, lrtune.finder])
 
 
 REFINE_DIGEST = _refine_digest()
@@ -213,14 +206,7 @@ def by_method(scores: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return dict(sorted(table.items(), key=lambda kv: (kv[1]["median_regret"], kv[0])))
 
 
-@dataclass(frozen=True)
-class Config:
-    families: str
-    jobs: int
-    out: Path
-
-
-def run(config: Config) -> dict[str, Any]:
+def run(config: sq.Config) -> dict[str, Any]:
     started, clock = utc_now(), time.perf_counter()
     cache = Cache(sq.CACHE)
     families = DEV_FAMILIES if config.families == "dev" else FRESH_FAMILIES
@@ -305,22 +291,9 @@ def report(document: dict[str, Any]) -> str:
     )
 
 
-def parse_args(argv: Sequence[str] | None = None) -> Config:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", choices=("dev", "fresh"), default="dev")
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args(argv)
-    out = args.out or RESULTS / f"refine_{args.families}.json"
-    return Config(args.families, args.jobs, out)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    config = parse_args(argv)
-    document = run(config)
-    write_json(config.out, json_safe(document))
-    print(report(document))
-    print(f"Results written to {config.out}", file=sys.stderr)
+    config = sq.parse_args(argv, __doc__.splitlines()[0], "refine")
+    sq.run_benchmark(config, run, report)
 
 
 if __name__ == "__main__":

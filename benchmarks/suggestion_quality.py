@@ -43,7 +43,7 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -417,24 +417,33 @@ def report(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def parse_args(argv: Sequence[str] | None = None) -> Config:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: Sequence[str] | None, description: str, name: str) -> Config:
+    """The options both quality benchmarks take; results go to ``results/<name>_<families>``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--families", choices=("dev", "fresh"), default="dev")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, but got {args.jobs}.")
-    out = args.out or RESULTS / f"quality_{args.families}.json"
+    out = args.out or RESULTS / f"{name}_{args.families}.json"
     return Config(args.families, args.jobs, out)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    config = parse_args(argv)
-    document = run(config)
+def run_benchmark(
+    config: Config,
+    run_one: Callable[[Config], dict[str, Any]],
+    report_one: Callable[[dict[str, Any]], str],
+) -> None:
+    document = run_one(config)
     write_json(config.out, json_safe(document))
-    print(report(document))
+    print(report_one(document))
     print(f"Results written to {config.out}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    config = parse_args(argv, __doc__.splitlines()[0], "quality")
+    run_benchmark(config, run, report)
 
 
 if __name__ == "__main__":
