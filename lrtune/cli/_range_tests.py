@@ -148,10 +148,12 @@ def _refine(
     budget: float,
     device: str,
 ) -> None:
+    from lrtune.cli._studies import quiet_optuna
     from lrtune.refine import refine_lr
     from lrtune.report import plot_refine
     from lrtune.report._refine_text import refine_dict, refine_summary, refine_table
 
+    quiet_optuna()  # the summary below says what Optuna's INFO lines would
     results = [
         refine_lr(task, optimizer=name, budget=budget, seed=seed, storage=storage, device=device)
         for name in optimizers

@@ -38,11 +38,13 @@ def assert_one_line_error(result: Result, expected: str, code: int) -> None:
 def test_find_refine_prints_the_lr_stores_a_refine_study_and_show_reads_it_back(
     long_task: Path, storage_url: str, tmp_path: Path
 ) -> None:
+    optuna.logging.set_verbosity(optuna.logging.INFO)
     found = invoke(
         "find", str(long_task), "--refine", "--budget", "3", "-o", "sgd", "--storage", storage_url
     )
     assert found.exit_code == 0, found.output
     assert "longer / sgd: train at lr" in found.stdout
+    assert optuna.logging.get_verbosity() == optuna.logging.WARNING  # no INFO line per trial
     assert "winner" in found.stdout and "pruned" in found.stdout
     [summary] = optuna.get_all_study_summaries(storage_url)
     assert summary.user_attrs["kind"] == STUDY_KIND
