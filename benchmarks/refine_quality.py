@@ -27,7 +27,6 @@ Usage::
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import suggestion_quality as sq
-from _common import command_line, machine_info, utc_now
 from _grid import SEEDS, Case, Reference, cases_of
 from _runs import Cache, TrainJob, code_digest, task_of, worker_pool
 from families import DEV_FAMILIES, FRESH_FAMILIES
@@ -82,6 +80,7 @@ class RefineJob:
         import optuna
 
         from lrtune.refine import refine_lr
+        from lrtune.report._refine_text import refine_dict
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         result = refine_lr(
@@ -93,18 +92,7 @@ class RefineJob:
             device="cpu",
             candidates=self.candidates,
         )
-        return {
-            "lr": result.lr,
-            "winner_lr": result.winner_lr,
-            "cost_steps": result.cost_steps,
-            "budget_steps": result.budget_steps,
-            "planned_steps": result.planned_steps,
-            "interval": list(result.range_test.lr_interval or ()),
-            "candidates": [
-                {"lr": c.lr, "steps": list(c.steps), "val_losses": list(c.val_losses)}
-                for c in result.candidates
-            ],
-        }
+        return refine_dict(result)
 
 
 @dataclass(frozen=True)
@@ -207,7 +195,7 @@ def by_method(scores: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def run(config: sq.Config) -> dict[str, Any]:
-    started, clock = utc_now(), time.perf_counter()
+    clock = sq.Clock()
     cache = Cache(sq.CACHE)
     families = DEV_FAMILIES if config.families == "dev" else FRESH_FAMILIES
     cases = cases_of([f.name for f in families])
@@ -230,14 +218,7 @@ def run(config: sq.Config) -> dict[str, Any]:
         for e in entries
     ]
     return {
-        "benchmark": "refine_quality",
-        "families": config.families,
-        "command": command_line(),
-        "started_at": started,
-        "finished_at": utc_now(),
-        "elapsed_s": time.perf_counter() - clock,
-        "machine": machine_info() | {"worker_threads": 1},
-        "trained_now": trained,
+        **clock.header("refine_quality", config, trained),
         "budget": BUDGET,
         "summary": by_method(scores),
         "summary_adamw_cases": by_method(

@@ -286,8 +286,27 @@ def model_picks_on(
     return held_out_picks(held, model.name, by_name)
 
 
+class Clock:
+    """When a benchmark run started, for the header of its results."""
+
+    def __init__(self) -> None:
+        self.started, self.start = utc_now(), time.perf_counter()
+
+    def header(self, benchmark: str, config: Config, trained: int) -> dict[str, Any]:
+        return {
+            "benchmark": benchmark,
+            "families": config.families,
+            "command": command_line(),
+            "started_at": self.started,
+            "finished_at": utc_now(),
+            "elapsed_s": time.perf_counter() - self.start,
+            "machine": machine_info() | {"worker_threads": 1},
+            "trained_now": trained,
+        }
+
+
 def run(config: Config) -> dict[str, Any]:
-    started, clock = utc_now(), time.perf_counter()
+    clock = Clock()
     cache = Cache(CACHE)
     dev_cases = cases_of([f.name for f in DEV_FAMILIES])
     cases = dev_cases if config.families == "dev" else cases_of([f.name for f in FRESH_FAMILIES])
@@ -309,14 +328,7 @@ def run(config: Config) -> dict[str, Any]:
         trained = train_picks(cache, picks, mapper)
     scores = [score(cache, pick, refs[pick.case.name]) for pick in picks]
     return {
-        "benchmark": "suggestion_quality",
-        "families": config.families,
-        "command": command_line(),
-        "started_at": started,
-        "finished_at": utc_now(),
-        "elapsed_s": time.perf_counter() - clock,
-        "machine": machine_info() | {"worker_threads": 1},
-        "trained_now": trained,
+        **clock.header("suggestion_quality", config, trained),
         "cases": len(cases),
         "case_families": sorted({c.family for c in cases}),
         "summary": by_rule(scores),

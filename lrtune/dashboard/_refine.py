@@ -15,6 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from lrtune.refine import RefineResult, result_from_study
+from lrtune.refine._result import candidate_of
 from lrtune.study._summary import REFINE_RESULT_ATTRS, refine_state
 
 STATUSES = {
@@ -57,15 +58,10 @@ def candidate_rows(trials: list[FrozenTrial]) -> list[CandidateRow]:
 
 
 def _row(trial: FrozenTrial) -> CandidateRow:
-    # Optuna keeps reports by step; they may not be stored in step order.
-    steps = tuple(sorted(trial.intermediate_values))
-    losses = tuple(_finite_or_inf(trial.intermediate_values[step]) for step in steps)
-    lr = float(trial.params.get("lr", math.nan))
-    return CandidateRow(trial.number, lr, steps, losses, STATUSES[trial.state])
-
-
-def _finite_or_inf(value: float) -> float:
-    return value if math.isfinite(value) else math.inf
+    candidate = candidate_of(trial)
+    return CandidateRow(
+        candidate.trial, candidate.lr, candidate.steps, candidate.val_losses, STATUSES[trial.state]
+    )
 
 
 @dataclass

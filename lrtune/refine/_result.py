@@ -84,7 +84,7 @@ class RefineResult:
 def result_from_study(study: optuna.Study) -> RefineResult:
     """Read a finished refine run back from its study's trials and user attributes."""
     attrs = study.user_attrs
-    candidates = [_candidate(trial) for trial in study.get_trials(deepcopy=False)]
+    candidates = [candidate_of(trial) for trial in study.get_trials(deepcopy=False)]
     return RefineResult(
         lr=attrs["lr"],
         winner_lr=attrs["winner_lr"],
@@ -102,13 +102,16 @@ def result_from_study(study: optuna.Study) -> RefineResult:
     )
 
 
-def _candidate(trial: optuna.trial.FrozenTrial) -> Candidate:
+def candidate_of(trial: optuna.trial.FrozenTrial) -> Candidate:
+    """One trial of a refine study as a candidate (LR ``nan`` if it has none yet)."""
     from optuna.trial import TrialState
 
+    # Optuna keeps reports by step; they may not be stored in step order.
     steps = tuple(sorted(trial.intermediate_values))
     losses = tuple(_finite_or_inf(trial.intermediate_values[step]) for step in steps)
     pruned = trial.state == TrialState.PRUNED
-    return Candidate(float(trial.params["lr"]), trial.number, steps, losses, pruned)
+    lr = float(trial.params.get("lr", math.nan))
+    return Candidate(lr, trial.number, steps, losses, pruned)
 
 
 def _finite_or_inf(value: float) -> float:
