@@ -93,8 +93,8 @@ def _kind_offsets(
     params = {}
     for kind in KINDS:
         mine = [obs for obs in observations if obs.kind == kind]
-        if not mine:
-            mine = [obs for obs in observations if obs.kind == "adam"]
+        if not mine:  # a kind with no cases of its own takes Adam's offset, else everyone's
+            mine = [obs for obs in observations if obs.kind == "adam"] or list(observations)
         params[_offset_key(kind)] = _best_offset(mine, base)
     return params
 
