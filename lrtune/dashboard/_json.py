@@ -112,6 +112,7 @@ def _running_refine(view: RefineView) -> dict[str, Any]:
         **{key: view.attrs.get(key) for key in REFINE_ATTRS},
         "lr": None,
         "winner_lr": None,
+        "interpolated_lr": None,
         "cost_steps": None,
         "interval": view.attrs.get("interval"),
     }

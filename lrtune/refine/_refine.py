@@ -3,9 +3,12 @@
 The range test's interval (where the best constant LR likely lies) is cut into
 ``CANDIDATES`` LRs, log-uniformly. Successive halving then trains them all with the same
 seed, judges them by validation loss at each rung and resumes the better half, until the
-last rung names a winner (``lrtune.refine._plan``). The last rung stops short of a full
-training, and the best LR for a short run is larger than for a long one; the winner is
-moved to the full length: ``lr = winner * (planned_steps / last_rung) ** HORIZON_EXPONENT``.
+last rung names a winner (``lrtune.refine._plan``). Candidates lie far apart, so the LR
+taken on is the vertex of a parabola between the last two survivors, of the first rung's
+curvature (``lrtune.refine._interpolate``; the winner where there is none). The last rung
+stops short of a full training, and the best LR for a short run is larger than for a long
+one; that LR is moved to the full length:
+``lr = interpolated * (planned_steps / last_rung) ** HORIZON_EXPONENT[kind]``.
 
 Every candidate is a trial of an Optuna study whose pruner does the halving, stored in the
 same database as any study, so ``lrtune show --refine``, the dashboard and Optuna's own
@@ -32,9 +35,10 @@ from lrtune.finder import FinderResult, find_lr
 from lrtune.finder._horizon import DEFAULT_KIND
 from lrtune.finder._options import resolve_device
 from lrtune.optimizers import OPTIMIZERS
+from lrtune.refine._interpolate import interpolated_lr
 from lrtune.refine._plan import CANDIDATES, RefinePlan, plan
 from lrtune.refine._pruner import HalvingPruner
-from lrtune.refine._result import STUDY_KIND, RefineResult, result_from_study
+from lrtune.refine._result import STUDY_KIND, RefineResult, candidate_of, result_from_study
 from lrtune.tasks import Task
 from lrtune.training._seed import seed_everything
 from lrtune.training._stepwise import OptimizerFactory, StepwiseRun
@@ -45,14 +49,16 @@ RANGE_TEST_STEPS = 100
 """The range test's length, unless the budget asks for a shorter one."""
 MIN_RANGE_TEST_STEPS = 20
 
-HORIZON_EXPONENT = {"sgd": -0.28, "adam": -0.42, "rmsprop": -0.02}
-"""Per optimizer kind, how the winner's LR moves from the last rung to the full length.
+HORIZON_EXPONENT = {"sgd": -0.24, "adam": -0.38, "rmsprop": 0.22}
+"""Per optimizer kind, how the interpolated LR moves from the last rung to the full length.
 
-Fitted on the development families of ``benchmarks/refine_quality.py`` (the exponent that
-minimized the mean regret of the moved winner, interpolated on the ground-truth grid;
-``benchmarks/refine_correction.py``, leave-one-family-out figures in benchmarks/README.md).
-Within one task the best LR does shrink with training length, as the range test's
-across-task line cannot show; an optimizer of unknown kind is treated as Adam-like.
+Fitted on the 15 development families of ``benchmarks/refine_quality.py`` (the exponent
+that minimized the mean capped regret of the moved LR, interpolated on the ground-truth
+grid; ``benchmarks/refine_correction.py``, leave-one-family-out figures in
+benchmarks/README.md). Within one task the best LR shrinks with training length for SGD
+and Adam, as the range test's across-task line cannot show; RMSprop's fitted exponent is
+positive but rests on the fewest runs. An optimizer of unknown kind is treated as
+Adam-like.
 """
 
 OptimizerArg = str | Callable[[Iterable[torch.nn.Parameter], float], torch.optim.Optimizer]
@@ -297,11 +303,15 @@ def _finish(
     trial, run = winner
     study.tell(trial, run.validate())
     winner_lr = float(trial.params["lr"])
+    candidates = [candidate_of(t) for t in study.get_trials(deepcopy=False)]
+    between = interpolated_lr(candidates, refine_plan.rungs)
     kind = range_test.options.get("optimizer_kind") or DEFAULT_KIND
     ratio = refine_plan.planned_steps / refine_plan.rungs[-1]
-    lr = winner_lr * ratio ** HORIZON_EXPONENT.get(kind, HORIZON_EXPONENT[DEFAULT_KIND])
+    exponent = HORIZON_EXPONENT.get(kind, HORIZON_EXPONENT[DEFAULT_KIND])
+    lr = (winner_lr if between is None else between) * ratio**exponent
     cost = len(range_test.history) + sum(r.steps for _, r in runs)
-    for key, value in {"lr": lr, "winner_lr": winner_lr, "cost_steps": cost}.items():
+    attrs = {"lr": lr, "winner_lr": winner_lr, "interpolated_lr": between, "cost_steps": cost}
+    for key, value in attrs.items():
         study.set_user_attr(key, value)
     study.set_user_attr("finished_at", datetime.now(UTC).replace(tzinfo=None).isoformat())
     result = result_from_study(study)

@@ -41,8 +41,11 @@ class RefineResult:
 
     Attributes:
         lr: The LR to train with at a constant rate for ``planned_steps`` steps: the
-            winner's LR moved by the horizon model from the last rung to the full length.
+            interpolated LR (else the winner's) moved by the horizon model from the last
+            rung to the full length.
         winner_lr: The candidate that won at the last rung.
+        interpolated_lr: Where the lowest validation loss lies between the last rung's
+            survivors (``lrtune.refine._interpolate``); ``None`` when it cannot be told.
         candidates: Every candidate with its validation curve over the rungs.
         rungs: The steps at which candidates were judged.
         planned_steps: The steps of one full training run.
@@ -65,6 +68,7 @@ class RefineResult:
     range_test: FinderResult | None
     optimizer: str
     task: str
+    interpolated_lr: float | None = None
     study_name: str | None = None
     range_test_id: int | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
@@ -96,6 +100,7 @@ def result_from_study(study: optuna.Study) -> RefineResult:
         range_test=None,
         optimizer=attrs["optimizer"],
         task=attrs["task"],
+        interpolated_lr=attrs.get("interpolated_lr"),
         study_name=study.study_name,
         range_test_id=attrs.get("range_test_id"),
         attrs=dict(attrs),

@@ -37,7 +37,8 @@ def rung_points(result: RefineResult) -> list[RungPoints]:
 
 
 def plot_refine(results: RefineResult | Sequence[RefineResult]) -> Figure:
-    """Each rung's validation losses against LR; the winner and the LR to train with.
+    """Each rung's validation losses against LR; the winner, the interpolated LR and the LR
+    to train with.
 
     Several results (one per optimizer) are drawn side by side.
     """
@@ -54,6 +55,9 @@ def _draw_result(ax: Axes, result: RefineResult) -> None:
     ax.axvline(
         result.winner_lr, color="grey", linestyle=":", label=f"winner {result.winner_lr:.3g}"
     )
+    if result.interpolated_lr is not None:
+        between = result.interpolated_lr
+        ax.axvline(between, color="grey", linestyle="-.", label=f"interpolated {between:.3g}")
     ax.axvline(result.lr, color="black", linestyle="--", label=f"lr to train with {result.lr:.3g}")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (constant)")

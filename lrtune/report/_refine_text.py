@@ -27,11 +27,13 @@ def refine_table(result: RefineResult) -> str:
 def refine_summary(result: RefineResult) -> str:
     """What to train with, and what finding it cost."""
     interval = result.attrs.get("interval")
+    between = result.interpolated_lr
+    start = "" if between is None else f", interpolated to {fmt(between)}"
     return "\n".join(
         [
             f"{result.task} / {result.optimizer}: train at lr {fmt(result.lr)} "
-            f"(the winner {fmt(result.winner_lr)} at {result.rungs[-1]} steps, moved to the "
-            f"full {result.planned_steps} steps)",
+            f"(the winner {fmt(result.winner_lr)} at {result.rungs[-1]} steps{start}, "
+            f"moved to the full {result.planned_steps} steps)",
             f"  searched:  {interval_text(tuple(interval) if interval else None)} "
             f"(the range test's interval), {len(result.candidates)} candidates, "
             f"rungs at {', '.join(map(str, result.rungs))} steps",
@@ -50,6 +52,7 @@ def refine_dict(result: RefineResult) -> dict[str, Any]:
         "optimizer": result.optimizer,
         "lr": result.lr,
         "winner_lr": result.winner_lr,
+        "interpolated_lr": result.interpolated_lr,
         "planned_steps": result.planned_steps,
         "budget_steps": result.budget_steps,
         "cost_steps": result.cost_steps,
