@@ -84,6 +84,14 @@ def curve_of(cache: Cache, case: Case, seed: int) -> dict[str, Any]:
     return cache[RangeTestJob(case.family, case.variant, case.optimizer, seed).key]
 
 
+def sweep_fall(curve: dict[str, Any]) -> float:
+    """How far the sweep's smoothed loss fell below its start: ``1 - lowest / first``."""
+    lrs, losses = np.array(curve["lr"]), np.array(curve["loss"], dtype=float)
+    finite = np.isfinite(losses)
+    smooth = smoothed_curve(lrs[finite], losses[finite])
+    return float(1 - smooth.min() / smooth[0]) if smooth[0] > 0 else math.nan
+
+
 def steepest_before_minimum(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     """The steepest descent of lrtune's zero-phase curve before its minimum."""
     lowest = smooth_minimum_lr(lrs, losses)
@@ -350,8 +358,23 @@ def run(config: Config) -> dict[str, Any]:
             }
             for name, ref in refs.items()
         },
+        "by_family": by_family(cache, cases, scores),
         "scores": [s.__dict__ for s in scores],
     }
+
+
+def by_family(cache: Cache, cases: Sequence[Case], scores: Sequence[Score]) -> dict[str, Any]:
+    """Per family: how far its sweeps fell, and how the library's rule did on it."""
+    table: dict[str, Any] = {}
+    for family in sorted({case.family for case in cases}):
+        mine = [case for case in cases if case.family == family]
+        falls = [sweep_fall(curve_of(cache, case, seed)) for case in mine for seed in FINDER_SEEDS]
+        rule = [s for s in scores if s.family == family and s.rule == "lrtune"]
+        table[family] = {
+            "median_sweep_fall": float(np.nanmedian(falls)),
+            "lrtune": summarize(rule),
+        }
+    return table
 
 
 def _fold_params(items: Sequence[HeldOut]) -> dict[str, dict[str, float]]:
@@ -397,6 +420,21 @@ def rule_table(summary: dict[str, dict[str, Any]], held: set[str]) -> str:
     return markdown_table(headers, rows, left=2)
 
 
+def family_table(by_family: dict[str, Any]) -> str:
+    headers = ["family", "sweep's loss fell", "median regret", "within 10%", "best LR in interval"]
+    rows = [
+        [
+            family,
+            fmt(entry["median_sweep_fall"], ".0%"),
+            fmt(entry["lrtune"]["median_regret"], ".1%"),
+            fmt(entry["lrtune"]["within_10"], ".0%"),
+            fmt(entry["lrtune"]["interval_coverage"], ".0%"),
+        ]
+        for family, entry in by_family.items()
+    ]
+    return markdown_table(headers, rows)
+
+
 def held_out_rules(document: dict[str, Any]) -> set[str]:
     """Rules whose figures in this run are out of sample."""
     unfitted = set(PUBLISHED)
@@ -420,6 +458,8 @@ def report(document: dict[str, Any]) -> str:
     ]
     for kind, summary in document["summary_by_kind"].items():
         lines += ["", f"Cases trained with {kind}:", "", rule_table(summary, held)]
+    if "by_family" in document:
+        lines += ["", "By family (`lrtune`):", "", family_table(document["by_family"])]
     lines += ["", "Constants fitted on all development families:", ""]
     for name, entry in document["fitted_on_dev"].items():
         lines.append(
