@@ -5,9 +5,18 @@ The public face; implementations live in the sub-packages::
     result = lrtune.find_lr(model, optimizer, train_loader, criterion)
     result.suggested_lr, result.min_lr, result.max_lr, result.history, result.plot()
 
+    refined = lrtune.refine_lr(task, optimizer="adamw", budget=1.5)
+    refined.lr
+
     study = lrtune.run_study(task, n_trials=40)
     study.best_trial.user_attrs["config"]
+
+Studies and refine (Optuna, SQLAlchemy) load on first use: a range test needs neither.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from lrtune._exceptions import (
     LRTuneError,
@@ -18,9 +27,22 @@ from lrtune._exceptions import (
     StudyError,
     TaskError,
 )
+from lrtune._lazy import lazy_attributes as _lazy_attributes
 from lrtune.finder import FinderResult, StopReason, Suggestion, find_lr
-from lrtune.study import run_study, run_worker
 from lrtune.tasks import Metric, Task
+
+if TYPE_CHECKING:
+    from lrtune.refine import RefineResult, refine_lr
+    from lrtune.study import run_study, run_worker
+
+_LAZY = {
+    "RefineResult": "lrtune.refine",
+    "refine_lr": "lrtune.refine",
+    "run_study": "lrtune.study",
+    "run_worker": "lrtune.study",
+}
+
+__getattr__ = _lazy_attributes(__name__, _LAZY)
 
 __version__ = "0.1.0"
 
@@ -29,6 +51,7 @@ __all__ = [
     "LRTuneError",
     "Metric",
     "NotFoundError",
+    "RefineResult",
     "RegistryError",
     "SpecError",
     "StopReason",
@@ -38,6 +61,7 @@ __all__ = [
     "Task",
     "TaskError",
     "find_lr",
+    "refine_lr",
     "run_study",
     "run_worker",
 ]

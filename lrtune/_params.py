@@ -11,15 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalChoiceType,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
+if TYPE_CHECKING:
+    from optuna.distributions import CategoricalChoiceType
 
 
 @dataclass(frozen=True)
@@ -59,15 +54,6 @@ class Param:
     @property
     def is_categorical(self) -> bool:
         return self.choices is not None
-
-    def distribution(self) -> BaseDistribution:
-        """The Optuna distribution this parameter is sampled from."""
-        if self.choices is not None:
-            return CategoricalDistribution(self.choices)
-        assert self.low is not None and self.high is not None  # checked in __post_init__
-        if self.integer:
-            return IntDistribution(int(self.low), int(self.high), log=self.log)
-        return FloatDistribution(self.low, self.high, log=self.log)
 
     def with_range(self, low: float, high: float) -> Param:
         """A copy searching ``[low, high]`` instead (widening or narrowing the space)."""

@@ -137,10 +137,6 @@ class OptimizerFamily:
             return self.cls
         return f"torch.optim.{getattr(self.cls, '__name__', self.name)}"
 
-    def param_defaults(self) -> dict[str, Any]:
-        """Every searchable parameter at its default."""
-        return {param.name: param.default for param in self.params}
-
 
 _DECAY = (0.0, 1.0)  # limits: what makes sense at all, beyond the searched range
 

@@ -51,14 +51,18 @@ def storage_proxy(storage: str | None, host: str, port: int, threads: int) -> No
     url = resolve_url(storage)
     if url.startswith("grpc://"):
         raise BadInput(f"--storage must name the database, not another proxy: {url!r}.")
+    from lrtune.study._signals import StopSignals
+
     _check_port_free(host, port)
-    server, bound = _start_server(open_study_storage(url), host, port, threads)
-    address = f"grpc://{_grpc_host(host)}:{bound}"
-    reach = f"grpc://{_reachable_host(host)}:{bound}"
-    click.echo(f"Serving {shown_url(url)} on {address}; workers use --storage {reach}")
-    name = _wait_for_signal()
+    with StopSignals() as signals:  # before listening: a stop that comes early is caught
+        server, bound = _start_server(open_study_storage(url), host, port, threads)
+        address = f"grpc://{_grpc_host(host)}:{bound}"
+        reach = f"grpc://{_reachable_host(host)}:{bound}"
+        click.echo(f"Serving {shown_url(url)} on {address}; workers use --storage {reach}")
+        while signals.received is None:
+            signals.sleep(60.0)
     server.stop(grace=STOP_GRACE_S).wait()
-    click.echo(f"Storage proxy stopped by {name}.")
+    click.echo(f"Storage proxy stopped by {signals.received}.")
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -108,13 +112,3 @@ def _grpc_host(host: str) -> str:
 def _reachable_host(host: str) -> str:
     """The host workers connect to: this machine's name when every address is served."""
     return socket.gethostname() if host.strip("[]") in ("0.0.0.0", "::") else _grpc_host(host)
-
-
-def _wait_for_signal() -> str:
-    """Block until SIGTERM or SIGINT; the signal's name."""
-    from lrtune.study._signals import StopSignals
-
-    with StopSignals() as signals:
-        while signals.received is None:
-            signals.sleep(60.0)
-    return signals.received

@@ -1,32 +1,73 @@
-"""Figures and exports: pure data in, matplotlib figures out."""
+"""Figures and exports: pure data in, matplotlib figures out.
 
-from lrtune.report._best import BestConfig, best_code, best_config, best_dict, best_table
-from lrtune.report._export import export_trials
+The range-test and refine figures load with the package; the study half (Optuna, SQLAlchemy,
+pandas frames of trials) loads on first use, so ``FinderResult.plot()`` pulls in neither.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lrtune._lazy import lazy_attributes as _lazy_attributes
 from lrtune.report._range_test_plot import CurveInfo, curve_info, plot_range_tests
 from lrtune.report._refine_plot import RungPoints, plot_refine, rung_points
-from lrtune.report._study_data import (
-    EpochCurves,
-    History,
-    Importances,
-    StudyObjective,
-    StudyReport,
-    TopTrial,
-    best_by,
-    epoch_curves,
-    history,
-    importances,
-    study_objective,
-    top_trials,
-    trials_frame,
-)
-from lrtune.report._study_plots import (
-    plot_best_by,
-    plot_epoch_curves,
-    plot_history,
-    plot_importances,
-    plot_top_trials,
-    write_report,
-)
+
+if TYPE_CHECKING:
+    from lrtune.report._best import BestConfig, best_code, best_config, best_dict, best_table
+    from lrtune.report._export import export_trials
+    from lrtune.report._study_data import (
+        EpochCurves,
+        History,
+        Importances,
+        StudyObjective,
+        StudyReport,
+        TopTrial,
+        best_by,
+        epoch_curves,
+        history,
+        importances,
+        study_objective,
+        top_trials,
+        trials_frame,
+    )
+    from lrtune.report._study_plots import (
+        plot_best_by,
+        plot_epoch_curves,
+        plot_history,
+        plot_importances,
+        plot_top_trials,
+        write_report,
+    )
+
+_LAZY = {
+    "_best": ("BestConfig", "best_code", "best_config", "best_dict", "best_table"),
+    "_export": ("export_trials",),
+    "_study_data": (
+        "EpochCurves",
+        "History",
+        "Importances",
+        "StudyObjective",
+        "StudyReport",
+        "TopTrial",
+        "best_by",
+        "epoch_curves",
+        "history",
+        "importances",
+        "study_objective",
+        "top_trials",
+        "trials_frame",
+    ),
+    "_study_plots": (
+        "plot_best_by",
+        "plot_epoch_curves",
+        "plot_history",
+        "plot_importances",
+        "plot_top_trials",
+        "write_report",
+    ),
+}
+_MODULE_OF = {name: f"{__name__}.{module}" for module, names in _LAZY.items() for name in names}
+__getattr__ = _lazy_attributes(__name__, _MODULE_OF)
 
 __all__ = [
     "BestConfig",
