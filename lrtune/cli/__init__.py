@@ -12,7 +12,11 @@ from lrtune.cli._studies import best, export, report, studies, study
 from lrtune.cli._workers import worker
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    # Every option can come from the environment too: LRTUNE_<COMMAND>_<OPTION>
+    # (LRTUNE_FIND_NUM_ITER=50, LRTUNE_RUNS_LIMIT=5); LRTUNE_STORAGE stays the default database.
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "LRTUNE"}
+)
 @click.version_option(package_name="lrtune")
 def cli() -> None:
     """Find learning rates and schedules for PyTorch models."""

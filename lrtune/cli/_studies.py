@@ -103,7 +103,7 @@ def _run(
     spec: StudySpec, url: str, heartbeat: Heartbeat, device: str, *, create_only: bool
 ) -> optuna.Study:
     """Create or resume the study; run its trials here unless ``create_only``."""
-    from lrtune.study import run_study
+    from lrtune.study import StudyStopped, run_study
 
     quiet_optuna()
     progress = Progress(spec.n_trials)
@@ -117,7 +117,9 @@ def _run(
                 create_only=create_only,
                 **kwargs,
             )
-    except KeyboardInterrupt:
+    except StudyStopped as stop:
+        _interrupted(stop.outcome.finished, stop.outcome.stopped_by)
+    except KeyboardInterrupt:  # before the trials began: no loop caught it
         _interrupted(progress.finished)
 
 
@@ -139,7 +141,7 @@ def _run_local_workers(
     local = LocalWorkers(study.study_name, url, plans, heartbeat)
     codes = local.run()
     if local.signal_received is not None:
-        _interrupted(_count_finished(study))
+        _interrupted(_count_finished(study), local.signal_received)
     failed = [
         f"{plan.label()} exited with {code}"
         for plan, code in zip(plans, codes, strict=True)
@@ -149,10 +151,11 @@ def _run_local_workers(
         raise click.ClickException("; ".join(failed))
 
 
-def _interrupted(finished: int) -> NoReturn:
+def _interrupted(finished: int, signal_name: str | None = None) -> NoReturn:
+    """Say where the study stands, as ``lrtune worker`` does, and exit as a shell would."""
+    by = "Interrupted" if signal_name is None else f"Stopped by {signal_name}"
     click.echo(
-        f"\nInterrupted after {finished} finished trials; run the same command to continue.",
-        err=True,
+        f"\n{by} after {finished} finished trials; run the same command to continue.", err=True
     )
     raise SystemExit(EXIT_INTERRUPTED)
 

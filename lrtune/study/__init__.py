@@ -8,7 +8,7 @@ range tests.
 from lrtune.study._bounds import LR_MARGIN, LRBounds, margin_pair, run_range_tests
 from lrtune.study._choices import PRUNERS, SAMPLERS
 from lrtune.study._gate import FINISHED
-from lrtune.study._loop import WorkerOutcome
+from lrtune.study._loop import StudyStopped, WorkerOutcome
 from lrtune.study._objective import OBJECTIVES, TrialObjective
 from lrtune.study._runner import run_study
 from lrtune.study._settings import StudySettings, read_settings
@@ -31,6 +31,7 @@ __all__ = [
     "SearchSpace",
     "StudySettings",
     "StudySpec",
+    "StudyStopped",
     "TrialObjective",
     "WorkerOutcome",
     "load_spec",

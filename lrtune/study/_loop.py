@@ -55,6 +55,21 @@ class WorkerOutcome:
     timed_out: bool = False
 
 
+class StudyStopped(KeyboardInterrupt):
+    """A signal stopped ``run_study``; the study continues from where it stood when run again.
+
+    A ``KeyboardInterrupt``, so code that caught one before still does.
+
+    Attributes:
+        outcome: How the loop ended: trials finished here, the study's finished trials, the
+            signal's name (``outcome.stopped_by``).
+    """
+
+    def __init__(self, outcome: WorkerOutcome) -> None:
+        super().__init__(outcome.stopped_by)
+        self.outcome = outcome
+
+
 def run_trials(
     study: optuna.Study,
     objective: Objective,

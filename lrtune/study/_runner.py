@@ -31,7 +31,7 @@ from lrtune.study._bounds import (
     run_range_tests,
 )
 from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
-from lrtune.study._loop import Callback, run_trials
+from lrtune.study._loop import Callback, StudyStopped, run_trials
 from lrtune.study._objective import OBJECTIVES, Objective, TrialObjective
 from lrtune.study._settings import StudySettings, has_settings, read_settings, write_settings
 from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpace, Warmup
@@ -83,7 +83,8 @@ def run_study(
     Workers (``run_worker``, ``lrtune worker``) may run the same study at the same time,
     on other machines, through a shared PostgreSQL database; the budget holds across all
     of them. A SIGTERM or SIGINT fails the running trial, queues its configuration for
-    retry and raises ``KeyboardInterrupt``: no trial is left RUNNING.
+    retry and raises ``StudyStopped`` (a ``KeyboardInterrupt`` that names the signal and
+    the finished trials, as ``run_worker`` returns them): no trial is left RUNNING.
 
     Args:
         task: A ``Task``, or a task spec (``path/to/task.py``, a module, an example name).
@@ -364,7 +365,7 @@ def _optimize(
         study, objective, budget=settings.n_trials, callbacks=callbacks, timeout=request.timeout
     )
     if outcome.stopped_by is not None:
-        raise KeyboardInterrupt(outcome.stopped_by)
+        raise StudyStopped(outcome)
     if outcome.trials == 0 and outcome.finished >= settings.n_trials:
         logger.info("study %s already has %d finished trials", study.study_name, outcome.finished)
 

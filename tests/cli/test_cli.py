@@ -63,6 +63,21 @@ def test_storage_comes_from_the_environment(task_file: Path, tmp_path: Path) -> 
     assert "tiny" in listing.stdout
 
 
+def test_every_option_can_come_from_the_environment(task_file: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    for optimizer in ("sgd", "adamw"):
+        result = invoke(
+            "find",
+            str(task_file),
+            *FAST,
+            env={"LRTUNE_FIND_STORAGE": url, "LRTUNE_FIND_OPTIMIZER": optimizer},
+        )
+        assert result.exit_code == 0, result.output
+    listing = invoke("runs", env={"LRTUNE_RUNS_STORAGE": url, "LRTUNE_RUNS_LIMIT": "1"})
+    rows = [line for line in listing.stdout.splitlines() if "tiny" in line]
+    assert len(rows) == 1 and "AdamW" in rows[0]
+
+
 def test_runs_lists_newest_first_and_show_prints_and_replots(
     task_file: Path, storage_url: str, tmp_path: Path
 ) -> None:

@@ -238,6 +238,7 @@ def test_ctrl_c_stops_and_the_same_command_continues(task_file: Path, tmp_path: 
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
+    assert "Stopped by SIGINT after" in stderr
     assert "run the same command to continue" in stderr
     assert "Traceback" not in stderr
     stopped = len(finished_trials(url))

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
 from typing import Any
 
 import optuna
@@ -10,7 +12,7 @@ from optuna.trial import TrialState
 from lrtune import StudyError
 from lrtune.examples import load_example
 from lrtune.storage import Storage
-from lrtune.study import LR_MARGIN, read_settings, run_study
+from lrtune.study import LR_MARGIN, StudyStopped, read_settings, run_study
 from lrtune.tasks import Task
 from lrtune.training import TrainingConfig, train
 
@@ -103,6 +105,23 @@ def test_budget_is_the_total_and_resuming_continues(digits: Task, tmp_path: Any)
         assert len(store.list_range_tests()) == 2  # the resume ran no new range test
     small_study(digits, url, n_trials=5)
     assert len(finished(optuna.load_study(study_name="digits-mlp", storage=url))) == 5
+
+
+def test_a_signal_stops_the_study_and_says_where_it_stands(digits: Task, tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+
+    def stop_after_the_first(_study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(StudyStopped) as stopped:
+        small_study(digits, url, n_trials=6, callbacks=[stop_after_the_first])
+    assert isinstance(stopped.value, KeyboardInterrupt)
+    outcome = stopped.value.outcome
+    assert (outcome.stopped_by, outcome.budget) == ("SIGTERM", 6)
+    assert 1 <= outcome.trials == outcome.finished < 6
+    study = optuna.load_study(study_name="digits-mlp", storage=url)
+    assert len(finished(study)) == outcome.finished
+    assert all(t.state != TrialState.RUNNING for t in study.trials)
 
 
 def test_a_resumed_study_does_not_repeat_its_first_draws(digits: Task, tmp_path: Any) -> None:
