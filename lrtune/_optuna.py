@@ -1,12 +1,37 @@
-"""Using Optuna's experimental features on purpose."""
+"""Every use lrtune makes of Optuna's private API, in one place.
+
+Each accessor names why public API does not do: the budget gate and the worker loop need a
+study's storage and ids (``Study`` has no public getter for either), the sampler reads
+through the study's per-trial cache, heartbeats use Optuna's own heartbeat protocol, the
+read-only storage selects from Optuna's tables, and the proxy serves Optuna's own gRPC
+service. ``tests/test_optuna_private.py`` checks that the pinned Optuna still has each name;
+an upgrade that breaks one fails there, not in a worker.
+"""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import optuna
+from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+
+if TYPE_CHECKING:
+    from optuna.study._frozen import FrozenStudy
+    from optuna.trial import FrozenTrial, TrialState
+
+RDB_PRIVATE_METHODS = (
+    "_create_new_trial",
+    "_set_trial_param",
+    "_get_trials",
+    "_get_best_trial_id",
+    "_get_stale_trial_ids",
+)
+"""``RDBStorage``'s private methods that its public ones and Optuna's trial cache call: the
+ones a storage must wrap to retry every database call."""
 
 
 @contextmanager
@@ -20,3 +45,73 @@ def experimental_ok() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         yield
+
+
+def storage_of(study: optuna.Study) -> optuna.storages.BaseStorage:
+    """The storage a study reads and writes through (Optuna's trial cache over the backend)."""
+    return study._storage
+
+
+def backend_of(storage: optuna.storages.BaseStorage) -> optuna.storages.BaseStorage:
+    """The storage beneath Optuna's trial cache, or ``storage`` itself if it has none."""
+    return getattr(storage, "_backend", storage)
+
+
+def with_trial_cache(backend: optuna.storages.RDBStorage) -> optuna.storages.BaseStorage:
+    """``backend`` behind Optuna's trial cache, as ``optuna.storages.get_storage`` wraps an
+    ``RDBStorage`` (done by hand for a subclass it would not recognize from a URL)."""
+    return optuna.storages._CachedStorage(backend)
+
+
+def study_id_of(study: optuna.Study | FrozenStudy) -> int:
+    """A study's id in its storage."""
+    return study._study_id
+
+
+def trial_id_of(trial: optuna.Trial | FrozenTrial) -> int:
+    """A trial's id in its storage (``number`` counts within the study; this does not)."""
+    return trial._trial_id
+
+
+def forget_cached_trials(study: optuna.Study) -> None:
+    """Make the study's next trial read go to the storage, not its per-thread cache."""
+    study._thread_local.cached_all_trials = None
+
+
+def cached_trials(
+    study: optuna.Study, *, deepcopy: bool, states: Container[TrialState] | None
+) -> list[FrozenTrial]:
+    """The study's trials through its per-thread cache (one read per sampled trial)."""
+    return study._get_trials(deepcopy=deepcopy, states=states, use_cache=True)
+
+
+def rdb_models() -> ModuleType:
+    """Optuna's SQLAlchemy models: the tables a read-only storage selects from."""
+    from optuna.storages._rdb import models
+
+    return models
+
+
+def grpc_service() -> tuple[ModuleType, Any]:
+    """Optuna's gRPC proxy: its generated module and its servicer class."""
+    from optuna.storages._grpc.auto_generated import api_pb2_grpc
+    from optuna.storages._grpc.servicer import OptunaStorageProxyService
+
+    return api_pb2_grpc, OptunaStorageProxyService
+
+
+__all__ = [
+    "RDB_PRIVATE_METHODS",
+    "BaseHeartbeat",
+    "backend_of",
+    "cached_trials",
+    "experimental_ok",
+    "forget_cached_trials",
+    "grpc_service",
+    "is_heartbeat_enabled",
+    "rdb_models",
+    "storage_of",
+    "study_id_of",
+    "trial_id_of",
+    "with_trial_cache",
+]

@@ -90,8 +90,10 @@ def _start_server(
     """Optuna's proxy server, listening; built here rather than by ``make_server`` because
     gRPC's default SO_REUSEPORT would let a second proxy share the port without an error."""
     import grpc
-    from optuna.storages._grpc.auto_generated import api_pb2_grpc
-    from optuna.storages._grpc.servicer import OptunaStorageProxyService
+
+    from lrtune._optuna import grpc_service
+
+    api_pb2_grpc, OptunaStorageProxyService = grpc_service()
 
     server = grpc.server(
         ThreadPoolExecutor(max_workers=threads), options=[("grpc.so_reuseport", 0)]

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
 from lrtune._exceptions import StorageError
+from lrtune._optuna import backend_of
 from lrtune.storage._resilient import call_with_retries
 
 
@@ -23,8 +24,7 @@ def database_engine(storage: optuna.storages.BaseStorage) -> Engine | None:
     A study wraps an RDB storage in Optuna's trial cache; the engine is on the storage
     beneath.
     """
-    backend = getattr(storage, "_backend", storage)
-    engine = getattr(backend, "engine", None)
+    engine = getattr(backend_of(storage), "engine", None)
     return engine if isinstance(engine, Engine) else None
 
 

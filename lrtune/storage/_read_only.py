@@ -17,17 +17,18 @@ import optuna
 import sqlalchemy
 from optuna.distributions import BaseDistribution, json_to_distribution
 from optuna.storages import RDBStorage
-from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import Select, select
 from sqlalchemy.engine import Connection
 
+from lrtune._optuna import rdb_models, with_trial_cache
 from lrtune.storage._studies import study_errors
 from lrtune.storage._url import engine_arguments, resolve_url, shown_url
 
 OPTUNA_TABLES = ("studies", "trials", "version_info")
 """Tables whose presence says Optuna has written to a database."""
 
+models = rdb_models()
 _TRIALS = models.TrialModel.__table__
 _VALUES = models.TrialValueModel.__table__
 _PARAMS = models.TrialParamModel.__table__
@@ -73,7 +74,7 @@ def open_read_only_studies(url: str | None = None) -> optuna.storages.BaseStorag
         if not tables.issuperset(OPTUNA_TABLES):
             return None
         # The cache keeps finished trials in memory: a reader rereads only the others.
-        return optuna.storages._CachedStorage(ReadOnlyRDBStorage(target, options))
+        return with_trial_cache(ReadOnlyRDBStorage(target, options))
 
 
 def _trial_filter(

@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 from sqlalchemy import exc
 
 from lrtune._exceptions import StorageError
+from lrtune._optuna import RDB_PRIVATE_METHODS
 from lrtune.storage._url import error_reason
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,6 @@ _RETRIED = (
     "get_study_user_attrs",
     "get_study_system_attrs",
     "get_all_studies",
-    "_create_new_trial",
-    "_set_trial_param",
     "get_trial_param",
     "set_trial_intermediate_value",
     "set_trial_user_attr",
@@ -61,10 +60,8 @@ _RETRIED = (
     "get_trial_user_attrs",
     "get_trial_system_attrs",
     "get_trial",
-    "_get_trials",
-    "_get_best_trial_id",
     "record_heartbeat",
-    "_get_stale_trial_ids",
+    *RDB_PRIVATE_METHODS,
 )
 
 

@@ -13,7 +13,7 @@ from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import TrialState
 
-from lrtune._optuna import experimental_ok
+from lrtune._optuna import cached_trials, experimental_ok, forget_cached_trials
 from lrtune._registry import Registry
 
 MEDIAN_STARTUP_TRIALS = 5
@@ -100,7 +100,7 @@ class OneReadTPESampler(TPESampler):
         trial: optuna.trial.FrozenTrial,
         search_space: dict[str, BaseDistribution],
     ) -> dict[str, Any]:
-        study._thread_local.cached_all_trials = None  # fresh: running trials as of now
+        forget_cached_trials(study)  # fresh: running trials as of now
         return super().sample_relative(_CachedReads(study), trial, search_space)  # type: ignore[arg-type]
 
 
@@ -119,7 +119,7 @@ class _CachedReads:
         states: Container[TrialState] | None = None,
         use_cache: bool = False,
     ) -> list[optuna.trial.FrozenTrial]:
-        return self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=True)
+        return cached_trials(self._study, deepcopy=deepcopy, states=states)
 
 
 @SAMPLERS.register("random")

@@ -15,11 +15,17 @@ from dataclasses import dataclass
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RetryHeartbeatStaleTrialCallback
-from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import text
 
-from lrtune._optuna import experimental_ok
+from lrtune._optuna import (
+    BaseHeartbeat,
+    experimental_ok,
+    is_heartbeat_enabled,
+    storage_of,
+    study_id_of,
+    trial_id_of,
+)
 from lrtune.storage._locks import advisory_lock, database_engine, lock_key
 from lrtune.storage._resilient import call_with_retries
 
@@ -52,7 +58,7 @@ class Claim:
 
 def claim_trial(study: optuna.Study, budget: int) -> Claim:
     """Claim the next trial of ``study`` if its budget allows one (see the module's doc)."""
-    storage = study._storage
+    storage = storage_of(study)
     with advisory_lock(storage, lock_key(f"budget:{study.study_name}")) as locked:
         fail_stale_trials(study)
         counts = count_states(study)
@@ -62,9 +68,9 @@ def claim_trial(study: optuna.Study, budget: int) -> Claim:
         # Only when the count saw one: reading the queue reads every unfinished trial.
         queued = _pop_waiting(study) if counts[TrialState.WAITING] else None
         if queued is None:
-            trial_id, retry_of = storage.create_new_trial(study._study_id), None
+            trial_id, retry_of = storage.create_new_trial(study_id_of(study)), None
         else:
-            trial_id, retry_of = queued._trial_id, _retried_number(queued)
+            trial_id, retry_of = trial_id_of(queued), _retried_number(queued)
         if is_heartbeat_enabled(storage):
             # The first beat at once: a trial with none is never judged stale.
             assert isinstance(storage, BaseHeartbeat)
@@ -81,14 +87,14 @@ def _beyond_budget(study: optuna.Study, trial_id: int, budget: int) -> bool:
     Without a lock (the gRPC proxy) two workers may both see room for one more trial.
     Trial numbers order their claims: the later one counts the earlier as running.
     """
-    number = study._storage.get_trial(trial_id).number
-    trials = study._storage.get_all_trials(study._study_id, deepcopy=False, states=_COUNTED)
+    number = storage_of(study).get_trial(trial_id).number
+    trials = storage_of(study).get_all_trials(study_id_of(study), deepcopy=False, states=_COUNTED)
     return sum(1 for t in trials if t.number < number) >= budget
 
 
 def _give_back(study: optuna.Study, trial_id: int) -> None:
     """Fail a trial claimed beyond the budget, queuing it again if it was a queued one."""
-    storage = study._storage
+    storage = storage_of(study)
     frozen = storage.get_trial(trial_id)
     storage.set_trial_system_attr(trial_id, "lrtune_beyond_budget", True)
     storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
@@ -121,14 +127,14 @@ def finished_of(counts: Counter[TrialState]) -> int:
 
 def count_states(study: optuna.Study) -> Counter[TrialState]:
     """How many trials of ``study`` are in each state, counted by the database if it can."""
-    engine = database_engine(study._storage)
+    engine = database_engine(storage_of(study))
     if engine is None:
-        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+        trials = storage_of(study).get_all_trials(study_id_of(study), deepcopy=False)
         return Counter(trial.state for trial in trials)
 
     def query() -> Counter[TrialState]:
         with engine.connect() as connection:
-            rows = connection.execute(_COUNT_SQL, {"study_id": study._study_id})
+            rows = connection.execute(_COUNT_SQL, {"study_id": study_id_of(study)})
             return Counter({TrialState[str(state)]: int(n) for state, n in rows})
 
     return call_with_retries(query, "counting trials")
@@ -136,12 +142,12 @@ def count_states(study: optuna.Study) -> Counter[TrialState]:
 
 def _pop_waiting(study: optuna.Study) -> FrozenTrial | None:
     """Take the oldest queued trial (a warm start or a retry), as ``Study.ask`` would."""
-    storage = study._storage
+    storage = storage_of(study)
     for trial in storage.get_all_trials(
-        study._study_id, deepcopy=False, states=(TrialState.WAITING,)
+        study_id_of(study), deepcopy=False, states=(TrialState.WAITING,)
     ):
         try:
-            if storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+            if storage.set_trial_state_values(trial_id_of(trial), state=TrialState.RUNNING):
                 return trial
         except UpdateFinishedTrialError:
             continue

@@ -17,10 +17,16 @@ from dataclasses import dataclass
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RetryHeartbeatStaleTrialCallback
-from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 
-from lrtune._optuna import experimental_ok
+from lrtune._optuna import (
+    BaseHeartbeat,
+    experimental_ok,
+    forget_cached_trials,
+    is_heartbeat_enabled,
+    storage_of,
+    trial_id_of,
+)
 from lrtune.study._gate import Claim, claim_trial, count_finished
 from lrtune.study._signals import StopSignals, WorkerStopped
 
@@ -116,10 +122,10 @@ def _run_one(
     assert claim.trial_id is not None
     with ExitStack() as stack:
         # Beating before sampling: TPE over a large study takes a while.
-        stack.enter_context(_Heartbeat(study._storage, claim.trial_id))
+        stack.enter_context(_Heartbeat(storage_of(study), claim.trial_id))
         # As Study.ask does: samplers read the study's trials through a per-trial cache,
         # which must start empty (tell empties it too; a claim may follow something else).
-        study._thread_local.cached_all_trials = None
+        forget_cached_trials(study)
         trial = optuna.Trial(study, claim.trial_id)
         if claim.retry_of is not None:
             trial.set_user_attr("retry_of", claim.retry_of)
@@ -152,7 +158,7 @@ def _tell(
     try:
         frozen = study.tell(trial, value, state=state, skip_if_finished=True)
     except UpdateFinishedTrialError:  # finished between Optuna's check and its write
-        frozen = study._storage.get_trial(trial._trial_id)
+        frozen = storage_of(study).get_trial(trial_id_of(trial))
     if frozen.state == TrialState.FAIL and state != TrialState.FAIL:
         _lost_as_stale(trial.number)
     return frozen if frozen.state in (TrialState.COMPLETE, TrialState.PRUNED) else None
@@ -165,12 +171,12 @@ def _lost_as_stale(number: int) -> None:
 
 
 def _fail_and_requeue(study: optuna.Study, trial: optuna.Trial, signal_name: str) -> None:
-    if study._storage.get_trial(trial._trial_id).state.is_finished():
+    if storage_of(study).get_trial(trial_id_of(trial)).state.is_finished():
         return  # failed as stale meanwhile, and queued again by whoever failed it
     trial.set_user_attr("stopped_by", signal_name)
     frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
     with experimental_ok():
-        _requeue_callback(study._storage)(study, frozen)
+        _requeue_callback(storage_of(study))(study, frozen)
     logger.warning("%s: trial #%d failed and queued for retry", signal_name, trial.number)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from lrtune._optuna import study_id_of
 from lrtune.study._settings import ATTR
 
 
@@ -34,7 +35,7 @@ def study_kind(user_attrs: dict[str, Any]) -> str:
 def _summary(storage: optuna.storages.BaseStorage, frozen: Any) -> dict[str, Any]:
     kind = study_kind(frozen.user_attrs)
     settings = frozen.user_attrs.get(ATTR, {})
-    trials = storage.get_all_trials(frozen._study_id, deepcopy=False)
+    trials = storage.get_all_trials(study_id_of(frozen), deepcopy=False)
     budget = settings.get("n_trials")
     if kind == "refine":
         budget = len(trials)
@@ -49,7 +50,7 @@ def _summary(storage: optuna.storages.BaseStorage, frozen: Any) -> dict[str, Any
     maximize = frozen.direction == optuna.study.StudyDirection.MAXIMIZE
     starts = [t.datetime_start for t in trials if t.datetime_start is not None]
     return {
-        "id": frozen._study_id,
+        "id": study_id_of(frozen),
         "name": frozen.study_name,
         "kind": kind,
         "task": settings.get("task") or frozen.user_attrs.get("task"),
