@@ -36,7 +36,7 @@ Realistic trials
     Per trial: the wall time of the whole cycle (claim, ``optuna.Trial``, sampling,
     objective, tell); the **storage time**, the time inside the storage's methods, measured
     by wrapping every method of the study's storage instance (a nested call counts for the
-    outermost one) and lrtune's own SQL count (``_gate.count_states``); the calls, SQL
+    outermost one) and lrtune's own SQL count (``Database.count_states``); the calls, SQL
     statements, commits and connection checkouts (each one pings the server:
     ``pool_pre_ping``); this process's CPU time. Each call's time is also kept by the code
     that made it (the sampler, the pruner, ``claim_trial``, the trial API).
@@ -105,8 +105,7 @@ from sqlalchemy import event, text
 
 import lrtune.study._gate as gate
 import lrtune.study._loop as loop
-from lrtune.storage._locks import database_engine
-from lrtune.storage._studies import Heartbeat, open_study_storage
+from lrtune.storage import Database, Heartbeat, open_study_storage
 from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
 from lrtune.study._loop import run_trials
 from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpace
@@ -302,7 +301,7 @@ def caller() -> str:
 class StorageTimer:
     """Times every method call on one storage instance; a nested call counts for its caller.
 
-    Also times ``_gate.count_states``, lrtune's own SQL beside the storage's methods. Time
+    Also times ``Database.count_states``, lrtune's own SQL beside the storage's methods. Time
     is kept by method and by the code that called it (``CALLERS``).
     """
 
@@ -318,9 +317,9 @@ class StorageTimer:
                 setattr(storage, name, self._timed(name, getattr(storage, name)))
 
     def wrap_count_states(self) -> Callable[[], None]:
-        original = gate.count_states
-        gate.count_states = self._timed("count_states (lrtune SQL)", original)
-        return lambda: setattr(gate, "count_states", original)
+        original = Database.count_states
+        Database.count_states = self._timed("count_states (lrtune SQL)", original)  # type: ignore[method-assign]
+        return lambda: setattr(Database, "count_states", original)
 
     def _timed(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -361,10 +360,10 @@ def timed_claims(on_claim: Callable[[float, float], None]) -> Iterator[None]:
     """Report each ``claim_trial`` call of ``run_trials`` as (start, seconds)."""
     original = loop.claim_trial
 
-    def claim(study: optuna.Study, budget: int) -> gate.Claim:
+    def claim(study: optuna.Study, budget: int, database: Database | None = None) -> gate.Claim:
         started = time.perf_counter()
         try:
-            return original(study, budget)
+            return original(study, budget, database)
         finally:
             on_claim(started, time.perf_counter() - started)
 
@@ -377,7 +376,7 @@ def timed_claims(on_claim: Callable[[float, float], None]) -> Iterator[None]:
 
 def engine_of(storage: optuna.storages.BaseStorage) -> sqlalchemy.Engine:
     """The engine under a database storage."""
-    engine = database_engine(storage)
+    engine = Database.around(storage).engine
     if engine is None:
         raise ValueError(f"{type(storage).__name__} has no database engine.")
     return engine

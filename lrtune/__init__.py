@@ -8,7 +8,7 @@ The public face; implementations live in the sub-packages::
     refined = lrtune.refine_lr(task, optimizer="adamw", budget=1.5)
     refined.lr
 
-    study = lrtune.run_study(task, n_trials=40)
+    study = lrtune.run_study(task, n_trials=40)  # or lrtune.StudyOptions(n_trials=40, ...)
     study.best_trial.user_attrs["config"]
 
 Studies and refine (Optuna, SQLAlchemy) load on first use: a range test needs neither.
@@ -33,11 +33,12 @@ from lrtune.tasks import Metric, Task
 
 if TYPE_CHECKING:
     from lrtune.refine import RefineResult, refine_lr
-    from lrtune.study import run_study, run_worker
+    from lrtune.study import StudyOptions, run_study, run_worker
 
 _LAZY = {
     "RefineResult": "lrtune.refine",
     "refine_lr": "lrtune.refine",
+    "StudyOptions": "lrtune.study",
     "run_study": "lrtune.study",
     "run_worker": "lrtune.study",
 }
@@ -57,6 +58,7 @@ __all__ = [
     "StopReason",
     "StorageError",
     "StudyError",
+    "StudyOptions",
     "Suggestion",
     "Task",
     "TaskError",

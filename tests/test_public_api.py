@@ -12,7 +12,10 @@ import lrtune
 
 PACKAGES = [
     "lrtune",
+    "lrtune.dashboard",
+    "lrtune.devices",
     "lrtune.finder",
+    "lrtune.refine",
     "lrtune.report",
     "lrtune.schedules",
     "lrtune.storage",

@@ -24,8 +24,7 @@ TOKEN_ENV_VAR = "LRTUNE_DASHBOARD_TOKEN"
 @handle_errors
 def dashboard(storage: str | None, host: str, port: int, token: str | None) -> None:
     """Serve a read-only dashboard of the stored range tests and studies."""
-    from lrtune.dashboard import DashboardData, create_app, serve
-    from lrtune.dashboard._security import is_loopback
+    from lrtune.dashboard import DashboardData, create_app, is_loopback, serve
 
     loopback = is_loopback(host)
     if not loopback and not token:

@@ -19,7 +19,7 @@ from types import FrameType
 
 import click
 
-from lrtune.storage._studies import Heartbeat
+from lrtune.storage import Heartbeat
 
 
 @dataclass(frozen=True)

@@ -44,21 +44,20 @@ def storage_proxy(storage: str | None, host: str, port: int, threads: int) -> No
     Trials run through the proxy have no heartbeats, so a killed worker's trial is not
     retried. SIGTERM or Ctrl-C stops the proxy and exits 0.
     """
-    from lrtune.storage import resolve_url
-    from lrtune.storage._studies import open_study_storage
-    from lrtune.storage._url import shown_url
+    from lrtune.storage import Database, resolve_url, storage_backend
 
-    url = resolve_url(storage)
-    if url.startswith("grpc://"):
+    if storage_backend(storage) == "grpc":
+        url = resolve_url(storage)
         raise BadInput(f"--storage must name the database, not another proxy: {url!r}.")
-    from lrtune.study._signals import StopSignals
+    from lrtune.study import StopSignals
 
     _check_port_free(host, port)
     with StopSignals() as signals:  # before listening: a stop that comes early is caught
-        server, bound = _start_server(open_study_storage(url), host, port, threads)
+        database = Database.open(storage)
+        server, bound = _start_server(database.studies, host, port, threads)
         address = f"grpc://{_grpc_host(host)}:{bound}"
         reach = f"grpc://{_reachable_host(host)}:{bound}"
-        click.echo(f"Serving {shown_url(url)} on {address}; workers use --storage {reach}")
+        click.echo(f"Serving {database.url} on {address}; workers use --storage {reach}")
         while signals.received is None:
             signals.sleep(60.0)
     server.stop(grace=STOP_GRACE_S).wait()

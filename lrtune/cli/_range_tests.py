@@ -107,16 +107,14 @@ def find(
 
 def _check_find_options(optimizers: Sequence[str], options: dict[str, Any]) -> None:
     """Refuse bad options before a task is loaded or a database opened."""
-    import torch
-
+    from lrtune.devices import resolve_device
     from lrtune.finder import FinderOptions
-    from lrtune.finder._options import resolve_device
 
     for name in optimizers:
         OPTIMIZERS.get(name)
     names = ("start_lr", "end_lr", "num_iter", "step_mode", "rule", "amp")
     FinderOptions(**{name: options[name] for name in names})
-    resolve_device(options["device"], torch.nn.Module())
+    resolve_device(options["device"])
 
 
 SWEEP_OPTIONS = ("start_lr", "end_lr", "num_iter", "step_mode", "rule", "val", "amp")
@@ -124,7 +122,7 @@ SWEEP_OPTIONS = ("start_lr", "end_lr", "num_iter", "step_mode", "rule", "val", "
 
 def _check_refine_options(budget: float) -> None:
     """``--refine`` runs its own range test: refuse sweep options it would ignore."""
-    from lrtune.refine._plan import plan
+    from lrtune.refine import plan
 
     context = click.get_current_context()
     given = [
@@ -150,8 +148,7 @@ def _refine(
 ) -> None:
     from lrtune.cli._studies import quiet_optuna
     from lrtune.refine import refine_lr
-    from lrtune.report import plot_refine
-    from lrtune.report._refine_text import refine_dict, refine_summary, refine_table
+    from lrtune.report import plot_refine, refine_dict, refine_summary, refine_table
 
     quiet_optuna()  # the summary below says what Optuna's INFO lines would
     results = [
@@ -215,7 +212,7 @@ def _save_plot(results: Sequence[FinderResult], path: str) -> None:
 
 
 def _emit(results: Sequence[FinderResult], as_json: bool, plot_path: str | None) -> None:
-    from lrtune.report._text import result_dict, suggestion_table
+    from lrtune.report import result_dict, suggestion_table
 
     if as_json:
         click.echo(json.dumps([result_dict(r) for r in results], indent=2))
@@ -235,7 +232,7 @@ def _emit(results: Sequence[FinderResult], as_json: bool, plot_path: str | None)
 @handle_errors
 def runs(storage: str | None, task: str | None, limit: int | None, as_json: bool) -> None:
     """List stored range tests, newest first."""
-    from lrtune.report._text import fmt, table
+    from lrtune.report import fmt, table
     from lrtune.storage import Storage
 
     with Storage(storage) as store:
@@ -309,7 +306,7 @@ def show(
     With --refine STUDY, print a refine run: its candidates, rungs, cost and the LR to
     train with; --plot draws validation loss against LR per rung.
     """
-    from lrtune.report._text import result_details, result_dict
+    from lrtune.report import result_details, result_dict
     from lrtune.storage import Storage
 
     if refine_study is not None:
@@ -340,8 +337,7 @@ def show(
 
 def _show_refine(name: str, storage: str | None, plot_path: str | None, as_json: bool) -> None:
     from lrtune.refine import STUDY_KIND, result_from_study
-    from lrtune.report import plot_refine
-    from lrtune.report._refine_text import refine_dict, refine_summary, refine_table
+    from lrtune.report import plot_refine, refine_dict, refine_summary, refine_table
     from lrtune.storage import load_study, open_study_storage
 
     study = load_study(name, open_study_storage(storage))

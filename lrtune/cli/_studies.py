@@ -21,13 +21,12 @@ from lrtune.cli._common import (
     storage_option,
 )
 from lrtune.cli._launch import LocalWorkers, WorkerPlan, parse_devices, plan_workers
-from lrtune.storage._url import shown_url
 
 if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
 
-    from lrtune.storage._studies import Heartbeat
+    from lrtune.storage import Database, Heartbeat
     from lrtune.study import StudySpec
 
 EXIT_INTERRUPTED = 130
@@ -69,53 +68,50 @@ def study(
     --devices the trials run in local worker processes (PostgreSQL needed for several);
     with --create-only, in `lrtune worker` processes started elsewhere.
     """
-    from lrtune.storage import resolve_url
-    from lrtune.storage._studies import Heartbeat
+    from lrtune.storage import Database, Heartbeat
 
     overrides = {"n_trials": n_trials, "study_name": study_name, "timeout": timeout}
     spec = _load_spec(spec_path, **overrides, device=device)
     heartbeat = Heartbeat(heartbeat_interval, grace_period)
-    plans = plan_workers(workers, parse_devices(devices), spec.device)
-    url = resolve_url(storage)
+    plans = plan_workers(workers, parse_devices(devices), spec.options.device)
     local = bool(workers or devices) and not create_only
     if local:
-        _check_several_workers(url, len(plans))
+        _check_several_workers(storage, len(plans))
+    database = Database.open(storage, heartbeat=heartbeat)
     # With workers elsewhere, only the range tests run here, on the first worker's device.
-    device_here = plans[0].torch_device() if local or create_only else spec.device
-    result = _run(spec, url, heartbeat, device_here, create_only=local or create_only)
+    device_here = plans[0].torch_device() if local or create_only else spec.options.device
+    result = _run(spec, database, device_here, create_only=local or create_only)
     if create_only:
         click.echo(f"Created study {result.study_name!r}; start workers with:")
-        click.echo(f"  lrtune worker --study {result.study_name} --storage {shown_url(url)}")
+        click.echo(f"  lrtune worker --study {result.study_name} --storage {database.url}")
         return
     if local:
-        _run_local_workers(result, url, plans, heartbeat)
+        _run_local_workers(result, database, plans, heartbeat)
     _print_best(result)
 
 
 def _load_spec(path: str, **overrides: object) -> StudySpec:
-    from lrtune.study._spec import load_spec
+    from lrtune.study import load_spec
 
     given = {key: value for key, value in overrides.items() if value is not None}
     return load_spec(path).with_overrides(**given)
 
 
-def _run(
-    spec: StudySpec, url: str, heartbeat: Heartbeat, device: str, *, create_only: bool
-) -> optuna.Study:
+def _run(spec: StudySpec, database: Database, device: str, *, create_only: bool) -> optuna.Study:
     """Create or resume the study; run its trials here unless ``create_only``."""
     from lrtune.study import StudyStopped, run_study
 
     quiet_optuna()
-    progress = Progress(spec.n_trials)
-    kwargs = {**spec.run_kwargs(), "heartbeat": heartbeat, "device": device}
+    progress = Progress(spec.options.n_trials, database)
     try:
         with log_to_stderr():
             return run_study(
                 spec.resolved_task(),
-                storage=url,
+                spec.options.replace(device=device),
+                storage=database,
+                study_name=spec.study_name,
                 callbacks=[progress],
                 create_only=create_only,
-                **kwargs,
             )
     except StudyStopped as stop:
         _interrupted(stop.outcome.finished, stop.outcome.stopped_by)
@@ -123,25 +119,25 @@ def _run(
         _interrupted(progress.finished)
 
 
-def _check_several_workers(url: str, count: int) -> None:
-    from sqlalchemy.engine import make_url
+def _check_several_workers(storage: str | None, count: int) -> None:
+    """Refuse several local workers on SQLite before the database is opened (or made)."""
+    from lrtune.storage import storage_backend
 
-    if count > 1 and url.startswith("sqlite"):
-        name = make_url(url).database
+    if count > 1 and storage_backend(storage) == "sqlite":
         raise BadInput(
-            f"--workers: SQLite ('{name}') serves one worker at a time; store the study in "
+            "--workers: SQLite serves one worker at a time; store the study in "
             "PostgreSQL to run several: --storage postgresql://user:password@host/db"
         )
 
 
 def _run_local_workers(
-    study: optuna.Study, url: str, plans: list[WorkerPlan], heartbeat: Heartbeat
+    study: optuna.Study, database: Database, plans: list[WorkerPlan], heartbeat: Heartbeat
 ) -> None:
     click.echo(f"Starting {len(plans)} workers on study {study.study_name!r}")
-    local = LocalWorkers(study.study_name, url, plans, heartbeat)
+    local = LocalWorkers(study.study_name, database.target, plans, heartbeat)
     codes = local.run()
     if local.signal_received is not None:
-        _interrupted(_count_finished(study), local.signal_received)
+        _interrupted(_count_finished(study, database), local.signal_received)
     failed = [
         f"{plan.label()} exited with {code}"
         for plan, code in zip(plans, codes, strict=True)
@@ -160,10 +156,10 @@ def _interrupted(finished: int, signal_name: str | None = None) -> NoReturn:
     raise SystemExit(EXIT_INTERRUPTED)
 
 
-def _count_finished(study: optuna.Study) -> int:
-    from lrtune.study._gate import count_finished
+def _count_finished(study: optuna.Study, database: Database | None) -> int:
+    from lrtune.study import count_finished
 
-    return count_finished(study)
+    return count_finished(study, database)
 
 
 class Progress:
@@ -171,10 +167,12 @@ class Progress:
 
     Args:
         budget: The study's budget; ``None``: read from the study at the first trial.
+        database: The study's, to count its finished trials.
     """
 
-    def __init__(self, budget: int | None) -> None:
+    def __init__(self, budget: int | None, database: Database | None = None) -> None:
         self.budget = budget
+        self.database = database
         self.finished = 0
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
@@ -182,7 +180,7 @@ class Progress:
 
         if self.budget is None:
             self.budget = read_settings(study).n_trials
-        self.finished = _count_finished(study)
+        self.finished = _count_finished(study, self.database)
         click.echo(f"[{self.finished}/{self.budget}] {_describe(trial)}{_best_so_far(study)}")
 
 
@@ -254,7 +252,7 @@ def _load(name: str, storage: str | None) -> optuna.Study:
 @handle_errors
 def studies(storage: str | None, as_json: bool) -> None:
     """List stored studies with their progress and best value."""
-    from lrtune.report._text import fmt, table
+    from lrtune.report import fmt, table
     from lrtune.storage import open_study_storage
     from lrtune.study import study_summaries
 

@@ -32,17 +32,18 @@ def worker(
 
     SIGTERM or Ctrl-C fails the running trial, queues it for retry, and exits 0.
     """
-    from lrtune.storage._studies import Heartbeat
+    from lrtune.storage import Database, Heartbeat
     from lrtune.study import run_worker
 
     name, device, task_spec = _from_spec(spec_path, study_name, device, task_spec)
     heartbeat = Heartbeat(heartbeat_interval, grace_period)
+    database = Database.open(storage, heartbeat=heartbeat)
     quiet_optuna()
-    progress = Progress(budget=None)
+    progress = Progress(budget=None, database=database)
     with log_to_stderr():
         outcome = run_worker(
             name,
-            storage=storage,
+            storage=database,
             device=device or "auto",
             task=task_spec,
             heartbeat=heartbeat,
@@ -65,7 +66,11 @@ def _from_spec(
         if study_name is None:
             raise click.UsageError("name the study: --study NAME, or a SPEC file.")
         return study_name, device, task_spec
-    from lrtune.study._spec import load_spec
+    from lrtune.study import load_spec
 
     spec = load_spec(spec_path)
-    return study_name or spec.study_name, device or spec.device, task_spec or spec.resolved_task()
+    return (
+        study_name or spec.study_name,
+        device or spec.options.device,
+        task_spec or spec.resolved_task(),
+    )

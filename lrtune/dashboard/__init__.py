@@ -2,6 +2,7 @@
 
 from lrtune.dashboard._app import create_app
 from lrtune.dashboard._data import DashboardData
+from lrtune.dashboard._security import is_loopback
 from lrtune.dashboard._serve import serve
 
-__all__ = ["DashboardData", "create_app", "serve"]
+__all__ = ["DashboardData", "create_app", "is_loopback", "serve"]

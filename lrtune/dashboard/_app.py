@@ -29,8 +29,7 @@ from lrtune.dashboard._json import (
 )
 from lrtune.dashboard._refine import RefineView
 from lrtune.dashboard._security import LoopbackHosts, TokenGate, with_headers
-from lrtune.report._study_plots import STUDY_FIGURES
-from lrtune.report._text import fmt, hyperparameters, interval_text
+from lrtune.report import STUDY_FIGURES, fmt, hyperparameters, interval_text
 
 REFRESH_S = 5
 """How often an open study page asks whether the study moved on."""

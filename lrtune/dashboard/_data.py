@@ -23,14 +23,8 @@ from lrtune.dashboard._refine import RefineView, refine_view
 from lrtune.finder import FinderResult
 from lrtune.refine import STUDY_KIND
 from lrtune.report import StudyReport
-from lrtune.storage import Storage
-from lrtune.storage._range_tests import RangeTestSummary
-from lrtune.storage._read_only import open_read_only_studies
-from lrtune.storage._studies import study_errors
-from lrtune.storage._url import resolve_url, shown_url
-from lrtune.study import study_summaries
-from lrtune.study._settings import ATTR
-from lrtune.study._summary import REFINE_RESULT_ATTRS, study_kind
+from lrtune.storage import Database, RangeTestSummary, study_errors
+from lrtune.study import ATTR, REFINE_RESULT_ATTRS, study_kind, study_summaries
 
 TOP_TRIALS = 5
 """How many of the best trials the top-trials figure shows, as ``lrtune report``'s default."""
@@ -104,21 +98,21 @@ class DashboardData:
     """
 
     def __init__(self, url: str | None) -> None:
-        self._url = url
-        self.range_tests = Storage(url, read_only=True)
-        self.url = shown_url(resolve_url(url))
+        self.database = Database.open_read_only(url)
+        self.url = self.database.url
         """The storage URL as the user gave it, password hidden."""
-        self._studies = open_read_only_studies(url)
+        range_tests = self.database.range_tests
+        assert range_tests is not None  # a read-only database has an engine
+        self.range_tests = range_tests
         self._views: dict[int, StudyView | RefineView] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        self.range_tests.close()
+        self.database.close()
 
     def studies(self) -> list[dict[str, Any]]:
         """``study_summaries`` of every study, newest first (none before Optuna wrote)."""
-        storage = self._study_storage()
-        return [] if storage is None else study_summaries(storage)
+        return study_summaries(self.database.studies)
 
     def range_test_groups(self) -> list[list[RangeTestSummary]]:
         """Stored range tests, newest first, those run together (one group) side by side."""
@@ -135,13 +129,13 @@ class DashboardData:
     def study(self, study_id: int) -> StudyView | RefineView:
         """The current state of study ``study_id``: a ``RefineView`` for a refine run (see
         ``lrtune.refine``), else a ``StudyView``; ``NotFoundError`` if there is none."""
-        storage = self._study_storage()
+        storage = self.database.studies
         with study_errors(f"Cannot read study {study_id}"):
             try:
-                name = None if storage is None else storage.get_study_name_from_id(study_id)
+                name = storage.get_study_name_from_id(study_id)
             except KeyError:
                 name = None
-            if storage is None or name is None:
+            if name is None:
                 raise NotFoundError(f"No study with id {study_id} in {self.url}")
             snapshot = StudySnapshot(name, storage)
         return self._view(study_id, snapshot)
@@ -159,12 +153,6 @@ class DashboardData:
                 )
                 self._views[study_id] = view
             return view
-
-    def _study_storage(self) -> optuna.storages.BaseStorage | None:
-        # Optuna's tables may appear after the dashboard started (a first study).
-        if self._studies is None:
-            self._studies = open_read_only_studies(self._url)
-        return self._studies
 
 
 def _study_view(study_id: int, version: str, snapshot: StudySnapshot) -> StudyView:

@@ -10,8 +10,7 @@ from matplotlib.figure import Figure
 
 from lrtune.finder import FinderResult
 from lrtune.refine import RefineResult
-from lrtune.report import StudyReport, plot_range_tests, plot_refine
-from lrtune.report._study_plots import STUDY_FIGURES
+from lrtune.report import STUDY_FIGURES, StudyReport, plot_range_tests, plot_refine
 
 # Matplotlib's caches (fonts, text layout) are not guarded for threads; the dashboard
 # serves requests from a pool of them, so one figure is drawn at a time.

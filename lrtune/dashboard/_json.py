@@ -17,14 +17,17 @@ from lrtune.dashboard._data import StudyView
 from lrtune.dashboard._refine import CandidateRow, RefineView
 from lrtune.finder import FinderResult
 from lrtune.refine import STUDY_KIND
-from lrtune.report import best_config, best_dict
-from lrtune.report._refine_text import refine_dict
-from lrtune.report._study_data import OPTIMIZER_PREFIX, SCHEDULE_PREFIX, TRIAL_COLUMNS
-from lrtune.report._text import result_dict
-from lrtune.storage._range_tests import RangeTestSummary
-from lrtune.study import read_settings
-from lrtune.study._settings import has_settings
-from lrtune.study._summary import study_state
+from lrtune.report import (
+    OPTIMIZER_PREFIX,
+    SCHEDULE_PREFIX,
+    TRIAL_COLUMNS,
+    best_config,
+    best_dict,
+    refine_dict,
+    result_dict,
+)
+from lrtune.storage import RangeTestSummary
+from lrtune.study import has_settings, read_settings, study_state
 
 
 def plain(value: Any) -> Any:

@@ -14,9 +14,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from lrtune.refine import RefineResult, result_from_study
-from lrtune.refine._result import candidate_of
-from lrtune.study._summary import REFINE_RESULT_ATTRS, refine_state
+from lrtune.refine import RefineResult, candidate_of, result_from_study
+from lrtune.study import REFINE_RESULT_ATTRS, refine_state
 
 STATUSES = {
     TrialState.COMPLETE: "winner",

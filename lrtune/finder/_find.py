@@ -11,8 +11,9 @@ import pandas as pd
 import torch
 
 from lrtune._batch import BatchFn, OutputFn, default_batch_fn, default_output_fn
+from lrtune.devices import resolve_device
 from lrtune.finder._horizon import optimizer_kind
-from lrtune.finder._options import FinderOptions, resolve_device
+from lrtune.finder._options import FinderOptions
 from lrtune.finder._result import HISTORY_COLUMNS, FinderResult
 from lrtune.finder._schedule import StepMode, sweep_lrs
 from lrtune.finder._state import TrainingState

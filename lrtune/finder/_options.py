@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+# Re-exported here until every caller imports it from lrtune.devices.
 from lrtune.finder._schedule import StepMode
 from lrtune.finder._suggest import DEFAULT_RULE, RULES
 
@@ -81,26 +82,3 @@ def _check_lrs(start_lr: float, end_lr: float) -> None:
         raise ValueError(f"start_lr must be > 0, but got {start_lr=}.")
     if not start_lr < end_lr:
         raise ValueError(f"start_lr must be below end_lr, but got {start_lr=} and {end_lr=}.")
-
-
-def resolve_device(device: str | torch.device | None, model: torch.nn.Module) -> torch.device:
-    """``"auto"``: CUDA when present, else MPS, else the CPU; ``None``: where the model is."""
-    if device is None:
-        return next((p.device for p in model.parameters()), torch.device("cpu"))
-    if device == "auto":
-        return _best_device()
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(f"device {device!r} is not a valid torch device: {error}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for, but CUDA is not available.")
-    return resolved
-
-
-def _best_device() -> torch.device:
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")

@@ -3,7 +3,13 @@
 from lrtune.refine._plan import RefinePlan, plan
 from lrtune.refine._pruner import HalvingPruner
 from lrtune.refine._refine import refine_lr
-from lrtune.refine._result import STUDY_KIND, Candidate, RefineResult, result_from_study
+from lrtune.refine._result import (
+    STUDY_KIND,
+    Candidate,
+    RefineResult,
+    candidate_of,
+    result_from_study,
+)
 
 __all__ = [
     "STUDY_KIND",
@@ -11,6 +17,7 @@ __all__ = [
     "HalvingPruner",
     "RefinePlan",
     "RefineResult",
+    "candidate_of",
     "plan",
     "refine_lr",
     "result_from_study",

@@ -31,17 +31,15 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from lrtune._exceptions import StudyError
-from lrtune.finder import FinderResult, find_lr
-from lrtune.finder._horizon import DEFAULT_KIND
-from lrtune.finder._options import resolve_device
+from lrtune.devices import resolve_device
+from lrtune.finder import DEFAULT_KIND, FinderResult, find_lr
 from lrtune.optimizers import OPTIMIZERS
 from lrtune.refine._interpolate import interpolated_lr
 from lrtune.refine._plan import CANDIDATES, RefinePlan, plan
 from lrtune.refine._pruner import HalvingPruner
 from lrtune.refine._result import STUDY_KIND, RefineResult, candidate_of, result_from_study
 from lrtune.tasks import Task
-from lrtune.training._seed import seed_everything
-from lrtune.training._stepwise import OptimizerFactory, StepwiseRun
+from lrtune.training import OptimizerFactory, StepwiseRun, seed_everything
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +99,7 @@ def refine_lr(
     task = _resolve_task(task)
     name, make_optimizer = _resolve_optimizer(optimizer)
     seed_everything(seed)  # checks the seed before anything runs
-    target = resolve_device(device, torch.nn.Module())
+    target = resolve_device(device)
     planned = _planned_steps(task)
     steps = _range_test_steps(planned, budget)
     refine_plan = plan(planned, budget, steps, candidates=candidates)
@@ -204,14 +202,14 @@ def _open_study(
     refine_plan: RefinePlan,
     range_test: FinderResult,
 ) -> tuple[optuna.Study, int | None]:
-    from lrtune.storage import Storage
-    from lrtune.storage._studies import open_study_storage
+    from lrtune.storage import Database
 
     range_test_id = None
     if storage is None or isinstance(storage, str):
-        with Storage(storage) as store:
-            range_test_id = store.save_range_test(range_test)
-        storage = open_study_storage(storage)
+        database = Database.open(storage)
+        if database.range_tests is not None:  # not through the gRPC proxy
+            range_test_id = database.range_tests.save_range_test(range_test)
+        storage = database.studies
     name = study_name or f"refine-{task.name}-{optimizer}-{uuid.uuid4().hex[:8]}"
     pruner = HalvingPruner(refine_plan.rungs, refine_plan.keep)
     try:

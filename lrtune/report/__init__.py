@@ -11,11 +11,24 @@ from typing import TYPE_CHECKING
 from lrtune._lazy import lazy_attributes as _lazy_attributes
 from lrtune.report._range_test_plot import CurveInfo, curve_info, plot_range_tests
 from lrtune.report._refine_plot import RungPoints, plot_refine, rung_points
+from lrtune.report._refine_text import refine_dict, refine_summary, refine_table
+from lrtune.report._text import (
+    fmt,
+    hyperparameters,
+    interval_text,
+    result_details,
+    result_dict,
+    suggestion_table,
+    table,
+)
 
 if TYPE_CHECKING:
     from lrtune.report._best import BestConfig, best_code, best_config, best_dict, best_table
     from lrtune.report._export import export_trials
     from lrtune.report._study_data import (
+        OPTIMIZER_PREFIX,
+        SCHEDULE_PREFIX,
+        TRIAL_COLUMNS,
         EpochCurves,
         History,
         Importances,
@@ -31,6 +44,7 @@ if TYPE_CHECKING:
         trials_frame,
     )
     from lrtune.report._study_plots import (
+        STUDY_FIGURES,
         plot_best_by,
         plot_epoch_curves,
         plot_history,
@@ -43,6 +57,9 @@ _LAZY = {
     "_best": ("BestConfig", "best_code", "best_config", "best_dict", "best_table"),
     "_export": ("export_trials",),
     "_study_data": (
+        "OPTIMIZER_PREFIX",
+        "SCHEDULE_PREFIX",
+        "TRIAL_COLUMNS",
         "EpochCurves",
         "History",
         "Importances",
@@ -58,6 +75,7 @@ _LAZY = {
         "trials_frame",
     ),
     "_study_plots": (
+        "STUDY_FIGURES",
         "plot_best_by",
         "plot_epoch_curves",
         "plot_history",
@@ -70,6 +88,10 @@ _MODULE_OF = {name: f"{__name__}.{module}" for module, names in _LAZY.items() fo
 __getattr__ = _lazy_attributes(__name__, _MODULE_OF)
 
 __all__ = [
+    "OPTIMIZER_PREFIX",
+    "SCHEDULE_PREFIX",
+    "STUDY_FIGURES",
+    "TRIAL_COLUMNS",
     "BestConfig",
     "CurveInfo",
     "EpochCurves",
@@ -87,8 +109,11 @@ __all__ = [
     "curve_info",
     "epoch_curves",
     "export_trials",
+    "fmt",
     "history",
+    "hyperparameters",
     "importances",
+    "interval_text",
     "plot_best_by",
     "plot_epoch_curves",
     "plot_history",
@@ -96,8 +121,15 @@ __all__ = [
     "plot_range_tests",
     "plot_refine",
     "plot_top_trials",
+    "refine_dict",
+    "refine_summary",
+    "refine_table",
+    "result_details",
+    "result_dict",
     "rung_points",
     "study_objective",
+    "suggestion_table",
+    "table",
     "top_trials",
     "trials_frame",
     "write_report",

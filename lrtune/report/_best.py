@@ -13,7 +13,7 @@ from lrtune.report._study_data import completed_trials, study_objective
 from lrtune.report._text import fmt, table
 from lrtune.schedules import Length, plan_code
 from lrtune.study import read_settings
-from lrtune.tasks._task import Direction
+from lrtune.tasks import Direction
 from lrtune.training import TrainingConfig
 
 if TYPE_CHECKING:

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from matplotlib.figure import Figure
 
-from lrtune.finder._smoothing import FloatArray
-from lrtune.finder._suggest import smoothed_curve
+from lrtune.finder import FloatArray, smoothed_curve
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

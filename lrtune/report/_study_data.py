@@ -30,9 +30,8 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from lrtune.study import read_settings
-from lrtune.study._settings import ATTR
-from lrtune.tasks._task import Direction
+from lrtune.study import ATTR, read_settings
+from lrtune.tasks import Direction
 
 OPTIMIZER_PREFIX = "opt."
 """Prefix of the frame's optimizer-option columns (``opt.weight_decay``)."""

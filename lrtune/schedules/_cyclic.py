@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from lrtune._params import Param
-from lrtune.finder._suggest import BOUNDS_RATIO
+from lrtune.finder import BOUNDS_RATIO
 from lrtune.schedules._base import Length, ScheduleFamily
 
 

@@ -1,19 +1,25 @@
 """Where lrtune keeps its results: a SQLite file or a PostgreSQL database, via SQLAlchemy."""
 
+from lrtune.storage._database import Database, open_study_storage
+from lrtune.storage._heartbeat import Heartbeat
 from lrtune.storage._range_tests import RangeTestSummary
 from lrtune.storage._schema import SCHEMA_VERSION
 from lrtune.storage._storage import Storage
-from lrtune.storage._studies import load_study, open_study_storage, study_names
-from lrtune.storage._url import DEFAULT_STORAGE, create_engine_for, resolve_url
+from lrtune.storage._studies import load_study, study_errors, study_names
+from lrtune.storage._url import DEFAULT_STORAGE, create_engine_for, resolve_url, storage_backend
 
 __all__ = [
     "DEFAULT_STORAGE",
     "SCHEMA_VERSION",
+    "Database",
+    "Heartbeat",
     "RangeTestSummary",
     "Storage",
     "create_engine_for",
     "load_study",
     "open_study_storage",
     "resolve_url",
+    "storage_backend",
+    "study_errors",
     "study_names",
 ]

@@ -9,24 +9,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import optuna
 from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 
 from lrtune._exceptions import StorageError
-from lrtune._optuna import backend_of
 from lrtune.storage._resilient import call_with_retries
-
-
-def database_engine(storage: optuna.storages.BaseStorage) -> Engine | None:
-    """The SQLAlchemy engine under an Optuna storage, if it has one.
-
-    A study wraps an RDB storage in Optuna's trial cache; the engine is on the storage
-    beneath.
-    """
-    engine = getattr(backend_of(storage), "engine", None)
-    return engine if isinstance(engine, Engine) else None
-
 
 LOCK_NAMESPACE = 0x6C72
 """The first key of lrtune's PostgreSQL advisory locks ("lr"), apart from other users'."""
@@ -38,15 +25,14 @@ def lock_key(name: str) -> int:
 
 
 @contextlib.contextmanager
-def advisory_lock(storage: optuna.storages.BaseStorage, key: int) -> Iterator[bool]:
+def advisory_lock(engine: Engine | None, key: int) -> Iterator[bool]:
     """Hold PostgreSQL's advisory lock ``(LOCK_NAMESPACE, key)`` in the block.
 
     Every worker on the same database waits for it in turn. A worker that dies holding it
     loses its connection, and the server releases the lock. Yields whether the block is
     serialized: also on SQLite, which serves one worker (``single_sqlite_worker``), but
-    not through the gRPC proxy, where the block runs unlocked.
+    not without an engine (the gRPC proxy), where the block runs unlocked.
     """
-    engine = database_engine(storage)
     if engine is None or engine.dialect.name != "postgresql":
         yield engine is not None and engine.dialect.name == "sqlite"
         return
@@ -70,7 +56,7 @@ def advisory_lock(storage: optuna.storages.BaseStorage, key: int) -> Iterator[bo
 
 
 @contextlib.contextmanager
-def single_sqlite_worker(url: str) -> Iterator[None]:
+def single_sqlite_worker(url: str | URL) -> Iterator[None]:
     """Refuse a second worker on one SQLite file; anything else passes.
 
     SQLite locks the whole file for each write, so several processes running trials on it
@@ -78,7 +64,7 @@ def single_sqlite_worker(url: str) -> Iterator[None]:
     ``flock`` on ``<file>.lock`` beside the database, released when the process ends,
     however it ends.
     """
-    parsed = make_url(url)
+    parsed = url if isinstance(url, URL) else make_url(url)
     database = parsed.database or ""
     if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or os.name != "posix":
         yield

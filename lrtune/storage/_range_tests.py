@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lrtune.finder._result import HISTORY_COLUMNS, FinderResult, StopReason
+from lrtune.finder import HISTORY_COLUMNS, FinderResult, StopReason
 from lrtune.storage._models import RangeTestRow
 
 

@@ -19,11 +19,12 @@ from optuna.distributions import BaseDistribution, json_to_distribution
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import Select, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 from lrtune._optuna import rdb_models, with_trial_cache
 from lrtune.storage._studies import study_errors
-from lrtune.storage._url import engine_arguments, resolve_url, shown_url
+from lrtune.storage._url import engine_options, render_url
 
 OPTUNA_TABLES = ("studies", "trials", "version_info")
 """Tables whose presence says Optuna has written to a database."""
@@ -40,12 +41,20 @@ _INTERMEDIATE = models.TrialIntermediateValueModel.__table__
 class ReadOnlyRDBStorage(RDBStorage):
     """Optuna's RDB storage on an existing database, for readers.
 
-    It creates no table and, opened through ``open_read_only_studies``, its connections
-    refuse writes. Trials are read in bulk (see the module's docstring).
+    It creates no table and runs on ``engine``, whose connections refuse writes when the
+    engine was opened read-only (``create_engine_for(url, read_only=True)``). Trials are
+    read in bulk (see the module's docstring).
     """
 
-    def __init__(self, url: str, engine_kwargs: dict[str, Any] | None = None) -> None:
-        super().__init__(url, engine_kwargs=engine_kwargs, skip_table_creation=True)
+    def __init__(self, engine: Engine) -> None:
+        url = engine.url.render_as_string(hide_password=False)
+        options = engine_options(engine.url, read_only=True)
+        super().__init__(url, engine_kwargs=options, skip_table_creation=True)
+        # Optuna's constructor opened an engine of its own for its version check; the
+        # storage moves onto the database's one.
+        self.engine.dispose()
+        self.engine = engine
+        self.scoped_session = scoped_session(sessionmaker(bind=engine))
 
     def _get_trials(
         self,
@@ -60,21 +69,15 @@ class ReadOnlyRDBStorage(RDBStorage):
             return _read_trials(connection, chosen)
 
 
-def open_read_only_studies(url: str | None = None) -> optuna.storages.BaseStorage | None:
-    """Optuna's cached storage on ``url`` opened read-only; ``None`` if Optuna's tables
-    are not there (a database that holds only range tests, or nothing yet)."""
-    resolved = resolve_url(url)
-    target, options = engine_arguments(resolved, read_only=True)
-    with study_errors(f"Cannot open storage {shown_url(resolved)}"):
-        engine = sqlalchemy.create_engine(target, **options)
-        try:
-            tables = set(sqlalchemy.inspect(engine).get_table_names())
-        finally:
-            engine.dispose()
+def read_only_studies(engine: Engine) -> optuna.storages.BaseStorage | None:
+    """Optuna's cached storage on ``engine`` for reading; ``None`` if Optuna's tables are
+    not there (a database that holds only range tests, or nothing yet)."""
+    with study_errors(f"Cannot open storage {render_url(engine.url)}"):
+        tables = set(sqlalchemy.inspect(engine).get_table_names())
         if not tables.issuperset(OPTUNA_TABLES):
             return None
         # The cache keeps finished trials in memory: a reader rereads only the others.
-        return with_trial_cache(ReadOnlyRDBStorage(target, options))
+        return with_trial_cache(ReadOnlyRDBStorage(engine))
 
 
 def _trial_filter(

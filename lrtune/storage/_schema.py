@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import sqlalchemy
 from sqlalchemy import insert, select, text, update
@@ -43,16 +44,37 @@ _POSTGRES_LOCK_KEY = 0x6C7274756E65
 
 def ensure_schema(engine: Engine) -> None:
     """Create missing tables and bring the version up to date, all in one transaction."""
+    with _schema_transaction(engine) as connection:
+        _lock(connection)
+        stored = read_version(connection)
+        _check_not_newer(stored, engine)
+        if stored is not None:
+            _migrate(connection, stored)
+        Base.metadata.create_all(connection)
+        _write_version(connection, stored)
+
+
+@contextmanager
+def _schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction around DDL and DML, on SQLite too.
+
+    Python's sqlite3 begins no transaction before DDL, so there the connection runs in
+    autocommit and the transaction is SQLite's own: ``BEGIN IMMEDIATE`` takes the write
+    lock at once, so that two processes creating the schema queue rather than collide.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            yield connection
+        return
     with engine.connect() as connection:
-        connection.execution_options(lrtune_sqlite_begin="IMMEDIATE")
-        with connection.begin():
-            _lock(connection)
-            stored = read_version(connection)
-            _check_not_newer(stored, engine)
-            if stored is not None:
-                _migrate(connection, stored)
-            Base.metadata.create_all(connection)
-            _write_version(connection, stored)
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.exec_driver_sql("ROLLBACK")
+            raise
+        connection.exec_driver_sql("COMMIT")
 
 
 def check_schema(engine: Engine) -> bool:

@@ -7,10 +7,11 @@ from contextlib import contextmanager
 from types import TracebackType
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lrtune._exceptions import NotFoundError, StorageError
-from lrtune.finder._result import FinderResult
+from lrtune.finder import FinderResult
 from lrtune.storage._models import RangeTestPointRow, RangeTestRow
 from lrtune.storage._range_tests import (
     RangeTestSummary,
@@ -36,10 +37,22 @@ class Storage:
     """
 
     def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
-        self._engine = create_engine_for(resolve_url(url), read_only=read_only)
-        self.url = render_url(self._engine.url)
+        self._owns_engine = True
+        self._setup(create_engine_for(resolve_url(url), read_only=read_only), read_only)
+
+    @classmethod
+    def on_engine(cls, engine: Engine, *, read_only: bool = False) -> Storage:
+        """Range tests on an open ``engine`` (a ``Database``'s), which ``close`` leaves open."""
+        storage = cls.__new__(cls)
+        storage._owns_engine = False
+        storage._setup(engine, read_only)
+        return storage
+
+    def _setup(self, engine: Engine, read_only: bool) -> None:
+        self._engine = engine
+        self.url = render_url(engine.url)
         """The storage URL with its password hidden, for messages."""
-        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._has_tables = True
         self._open_schema(read_only)
 
@@ -58,8 +71,9 @@ class Storage:
         self.close()
 
     def close(self) -> None:
-        """Close the storage's connections."""
-        self._engine.dispose()
+        """Close the storage's connections (those of an engine it opened itself)."""
+        if self._owns_engine:
+            self._engine.dispose()
 
     def save_range_test(self, result: FinderResult) -> int:
         """Store ``result`` with its whole curve; set and return its new ``id``."""

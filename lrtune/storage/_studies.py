@@ -1,4 +1,4 @@
-"""Optuna studies in lrtune's storage: opening Optuna's RDB storage on the same database."""
+"""Optuna's storages on lrtune's database: RDB (with retries and heartbeats) and gRPC."""
 
 from __future__ import annotations
 
@@ -6,23 +6,18 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from sqlalchemy import exc
+from sqlalchemy.engine import URL
 
 from lrtune._exceptions import NotFoundError, StorageError
 from lrtune._optuna import experimental_ok
+from lrtune.storage._heartbeat import Heartbeat
 from lrtune.storage._resilient import ResilientRDBStorage
-from lrtune.storage._url import (
-    engine_arguments,
-    error_reason,
-    grpc_address,
-    resolve_url,
-    shown_url,
-)
+from lrtune.storage._url import configure_engine, engine_options, error_reason, render_url
 
 logger = logging.getLogger(__name__)
 
@@ -31,51 +26,19 @@ SCHEMA_RACE_ATTEMPTS = 4
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Heartbeat:
-    """How workers prove they are alive, and when a silent worker's trial is retried.
+def open_rdb_storage(url: URL, heartbeat: Heartbeat | None = None) -> ResilientRDBStorage:
+    """Optuna's RDB storage on the checked ``url``, with lrtune's connection options.
 
-    Args:
-        interval: Seconds between a running trial's heartbeats.
-        grace: Seconds without a heartbeat after which the trial is failed and retried.
-        max_retry: How many times one configuration is retried (a trial that keeps
-            killing its worker, out of memory say, is not retried forever).
+    Every call is retried with backoff while the database is unreachable
+    (``ResilientRDBStorage``); ``heartbeat`` turns on heartbeats, with stale trials retried.
     """
-
-    interval: int = 10
-    grace: int = 40
-    max_retry: int = 3
-
-    def __post_init__(self) -> None:
-        for name in ("interval", "grace"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"heartbeat {name} must be a positive integer, not {value!r}.")
-        if self.grace <= self.interval:
-            raise ValueError(
-                f"the grace period ({self.grace} s) must be longer than the heartbeat "
-                f"interval ({self.interval} s), or live trials would be failed."
-            )
-
-
-def open_study_storage(
-    url: str | None = None, *, heartbeat: Heartbeat | None = None
-) -> optuna.storages.BaseStorage:
-    """Optuna's storage on ``url`` (resolved as ``Storage`` resolves it).
-
-    A database URL gives Optuna's RDB storage. PostgreSQL goes through psycopg 3 with
-    ``pool_pre_ping``, and every call is retried with backoff while the database is
-    unreachable (``ResilientRDBStorage``). ``heartbeat`` turns on heartbeats, with stale
-    trials retried. ``grpc://host:port`` connects through ``lrtune storage-proxy``.
-    """
-    resolved = resolve_url(url)
-    address = grpc_address(resolved)
-    if address is not None:
-        return _grpc_storage(*address)
-    target, options = engine_arguments(resolved)
-    with study_errors(f"Cannot open storage {shown_url(resolved)}"), experimental_ok():
+    target = url.render_as_string(hide_password=False)
+    options = engine_options(url)
+    with study_errors(f"Cannot open storage {render_url(url)}"), experimental_ok():
         beats = _heartbeat_arguments(heartbeat)
-        return _first_open(lambda: ResilientRDBStorage(target, engine_kwargs=options, **beats))
+        storage = _first_open(lambda: ResilientRDBStorage(target, engine_kwargs=options, **beats))
+    configure_engine(storage.engine)
+    return storage
 
 
 def _first_open(open_storage: Callable[[], T]) -> T:
@@ -106,7 +69,7 @@ def _heartbeat_arguments(heartbeat: Heartbeat | None) -> dict[str, Any]:
     }
 
 
-def _grpc_storage(host: str, port: int) -> optuna.storages.BaseStorage:
+def grpc_storage(host: str, port: int) -> optuna.storages.BaseStorage:
     try:
         from optuna.storages import GrpcStorageProxy
     except ImportError as error:  # grpcio is missing

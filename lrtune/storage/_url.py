@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy
 from sqlalchemy import event, exc
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 
 from lrtune._exceptions import StorageError
 
@@ -42,6 +42,14 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get(STORAGE_ENV_VAR) or DEFAULT_STORAGE
 
 
+def storage_backend(url: str | None) -> str:
+    """What ``url`` (resolved) names, without opening it: "sqlite", "postgresql" or "grpc"."""
+    resolved = resolve_url(url)
+    if resolved.startswith("grpc://"):
+        return "grpc"
+    return checked_url(resolved).get_backend_name()
+
+
 def grpc_address(url: str) -> tuple[str, int] | None:
     """``(host, port)`` of a ``grpc://host:port`` URL (``lrtune storage-proxy``), else None."""
     if not url.startswith("grpc://"):
@@ -57,31 +65,54 @@ def render_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def create_engine_for(url: str, *, read_only: bool = False) -> Engine:
+def create_engine_for(url: str | URL, *, read_only: bool = False) -> Engine:
     """An engine on ``url``, checked to connect; ``StorageError`` (one line) if it cannot.
 
     ``read_only``: the database itself refuses writes (SQLite opened ``mode=ro``,
     PostgreSQL sessions with ``default_transaction_read_only``), and a SQLite file
-    that does not exist is an error rather than a new, empty database.
+    that does not exist is an error rather than a new, empty database. A ``URL`` is
+    taken as ``checked_url`` gave it, with the same ``read_only``.
     """
-    parsed = _checked(url, read_only=read_only)
+    parsed = url if isinstance(url, URL) else checked_url(url, read_only=read_only)
     with db_errors(f"Cannot open storage {render_url(parsed)}"):
-        engine = sqlalchemy.create_engine(parsed, **_engine_options(parsed, read_only=read_only))
-    if parsed.get_backend_name() == "sqlite":
-        _configure_sqlite(engine)
+        engine = sqlalchemy.create_engine(parsed, **engine_options(parsed, read_only=read_only))
+    configure_engine(engine)
     _check_connection(engine)
     return engine
 
 
-def engine_arguments(url: str, *, read_only: bool = False) -> tuple[str, dict[str, Any]]:
-    """The checked, driver-normalized URL (password included) and engine options for ``url``.
+def checked_url(url: str, *, read_only: bool = False) -> URL:
+    """``url`` parsed, its driver normalized and its SQLite path checked (``StorageError``).
 
-    For libraries that open their own engine on lrtune's storage (Optuna's RDBStorage);
     ``read_only`` as for ``create_engine_for``.
     """
-    parsed = _checked(url, read_only=read_only)
-    options = _engine_options(parsed, read_only=read_only)
-    return parsed.render_as_string(hide_password=False), options
+    parsed = _normalize(_parse(url))
+    _check_sqlite_path(parsed)
+    return _sqlite_read_only(parsed) if read_only else parsed
+
+
+def engine_options(url: URL, *, read_only: bool = False) -> dict[str, Any]:
+    """``create_engine``'s options for ``url``: pre-ping and a short connect timeout."""
+    if url.get_backend_name() == "sqlite":
+        return {}
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    if read_only:
+        connect_args["options"] = "-c default_transaction_read_only=on"
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    return options | ({"connect_args": connect_args} if connect_args else {})
+
+
+def configure_engine(engine: Engine) -> None:
+    """Set lrtune's per-connection options on ``engine``, made by lrtune or by Optuna.
+
+    SQLite enforces foreign keys and waits on a busy database; other databases need
+    nothing. Connections already pooled are dropped, so that every connection has them.
+    """
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _on_sqlite_connect)
+        engine.dispose()
 
 
 def shown_url(url: str) -> str:
@@ -104,12 +135,6 @@ def db_errors(prefix: str) -> Iterator[None]:
         yield
     except exc.SQLAlchemyError as error:
         raise StorageError(f"{prefix}: {error_reason(error)}") from error
-
-
-def _checked(url: str, *, read_only: bool) -> URL:
-    parsed = _normalize(_parse(url))
-    _check_sqlite_path(parsed)
-    return _sqlite_read_only(parsed) if read_only else parsed
 
 
 def _sqlite_read_only(url: URL) -> URL:
@@ -159,38 +184,11 @@ def _check_sqlite_path(url: URL) -> None:
         )
 
 
-def _engine_options(url: URL, *, read_only: bool = False) -> dict[str, Any]:
-    if url.get_backend_name() == "sqlite":
-        return {}
-    connect_args: dict[str, Any] = {}
-    if "connect_timeout" not in url.query:
-        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
-    if read_only:
-        connect_args["options"] = "-c default_transaction_read_only=on"
-    options: dict[str, Any] = {"pool_pre_ping": True}
-    return options | ({"connect_args": connect_args} if connect_args else {})
-
-
-def _configure_sqlite(engine: Engine) -> None:
-    event.listen(engine, "connect", _on_sqlite_connect)
-    event.listen(engine, "begin", _on_sqlite_begin)
-
-
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    # sqlite3 would not BEGIN before DDL, so creating the schema would not be atomic;
-    # switching its transaction handling off lets _on_sqlite_begin emit BEGIN itself.
-    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
-
-
-def _on_sqlite_begin(connection: Connection) -> None:
-    # "IMMEDIATE" takes the write lock at once, so two writers queue on the busy timeout
-    # instead of both reading and then one failing to upgrade its lock.
-    mode = connection.get_execution_options().get("lrtune_sqlite_begin", "")
-    connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
 def _check_connection(engine: Engine) -> None:

@@ -16,7 +16,6 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy import text
 
 from lrtune._optuna import (
     BaseHeartbeat,
@@ -26,14 +25,12 @@ from lrtune._optuna import (
     study_id_of,
     trial_id_of,
 )
-from lrtune.storage._locks import advisory_lock, database_engine, lock_key
-from lrtune.storage._resilient import call_with_retries
+from lrtune.storage import Database
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 """The trial states a study's budget counts."""
 
 _COUNTED = (*FINISHED, TrialState.RUNNING)
-_COUNT_SQL = text("SELECT state, COUNT(*) FROM trials WHERE study_id = :study_id GROUP BY state")
 
 
 @dataclass(frozen=True)
@@ -56,12 +53,16 @@ class Claim:
         return self.finished >= budget
 
 
-def claim_trial(study: optuna.Study, budget: int) -> Claim:
-    """Claim the next trial of ``study`` if its budget allows one (see the module's doc)."""
+def claim_trial(study: optuna.Study, budget: int, database: Database | None = None) -> Claim:
+    """Claim the next trial of ``study`` if its budget allows one (see the module's doc).
+
+    ``database``: the study's (default: ``Database.around`` the study's storage).
+    """
     storage = storage_of(study)
-    with advisory_lock(storage, lock_key(f"budget:{study.study_name}")) as locked:
+    database = database or Database.around(storage)
+    with database.lock(f"budget:{study.study_name}") as locked:
         fail_stale_trials(study)
-        counts = count_states(study)
+        counts = database.count_states(study_id_of(study))
         finished, running = finished_of(counts), counts[TrialState.RUNNING]
         if finished + running >= budget:
             return Claim(None, finished, running)
@@ -116,28 +117,14 @@ def fail_stale_trials(study: optuna.Study) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
-def count_finished(study: optuna.Study) -> int:
+def count_finished(study: optuna.Study, database: Database | None = None) -> int:
     """How many trials of ``study`` count towards its budget (complete or pruned)."""
-    return finished_of(count_states(study))
+    database = database or Database.around(storage_of(study))
+    return finished_of(database.count_states(study_id_of(study)))
 
 
 def finished_of(counts: Counter[TrialState]) -> int:
     return sum(counts[state] for state in FINISHED)
-
-
-def count_states(study: optuna.Study) -> Counter[TrialState]:
-    """How many trials of ``study`` are in each state, counted by the database if it can."""
-    engine = database_engine(storage_of(study))
-    if engine is None:
-        trials = storage_of(study).get_all_trials(study_id_of(study), deepcopy=False)
-        return Counter(trial.state for trial in trials)
-
-    def query() -> Counter[TrialState]:
-        with engine.connect() as connection:
-            rows = connection.execute(_COUNT_SQL, {"study_id": study_id_of(study)})
-            return Counter({TrialState[str(state)]: int(n) for state, n in rows})
-
-    return call_with_retries(query, "counting trials")
 
 
 def _pop_waiting(study: optuna.Study) -> FrozenTrial | None:

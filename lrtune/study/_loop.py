@@ -27,6 +27,7 @@ from lrtune._optuna import (
     storage_of,
     trial_id_of,
 )
+from lrtune.storage import Database
 from lrtune.study._gate import Claim, claim_trial, count_finished
 from lrtune.study._signals import StopSignals, WorkerStopped
 
@@ -84,8 +85,12 @@ def run_trials(
     callbacks: Sequence[Callback] = (),
     timeout: float | None = None,
     poll_s: float = POLL_S,
+    database: Database | None = None,
 ) -> WorkerOutcome:
     """Run trials of ``study`` until it has ``budget`` finished ones, a signal, or timeout.
+
+    ``database`` is the study's, for locks and counts (default: ``Database.around`` the
+    study's storage).
 
     SIGTERM or SIGINT during a trial fails that trial and queues its configuration for
     retry before returning; the trial is never left RUNNING. An exception in the objective
@@ -93,14 +98,15 @@ def run_trials(
     """
     started = time.monotonic()
     mine = 0
+    database = database or Database.around(storage_of(study))
     with StopSignals() as signals:
         while True:
             if signals.received is not None:
-                finished = count_finished(study)
+                finished = count_finished(study, database)
                 return WorkerOutcome(mine, finished, budget, stopped_by=signals.received)
             if timeout is not None and time.monotonic() - started > timeout:
-                return WorkerOutcome(mine, count_finished(study), budget, timed_out=True)
-            claim = claim_trial(study, budget)
+                return WorkerOutcome(mine, count_finished(study, database), budget, timed_out=True)
+            claim = claim_trial(study, budget, database)
             if claim.done(budget):
                 return WorkerOutcome(mine, claim.finished, budget)
             if claim.trial_id is None:

@@ -12,8 +12,9 @@ import optuna
 from lrtune._exceptions import StudyError
 from lrtune.study._bounds import LRBounds, margin_pair
 from lrtune.study._objective import Objective
+from lrtune.study._options import StudyOptions
 from lrtune.study._space import SearchSpace
-from lrtune.tasks._task import Direction
+from lrtune.tasks import Direction, Task
 
 ATTR = "lrtune"
 """The study user attribute that holds the settings."""
@@ -62,6 +63,35 @@ class StudySettings:
     def __post_init__(self) -> None:
         # One factor for both sides is accepted, as run_study accepts it.
         object.__setattr__(self, "lr_margin", margin_pair(self.lr_margin))
+
+    @classmethod
+    def create(
+        cls,
+        options: StudyOptions,
+        task: Task,
+        *,
+        steps_per_epoch: int,
+        space: SearchSpace,
+        source: str | None = None,
+    ) -> StudySettings:
+        """The settings of a new study of ``task`` with ``options``, searching ``space``."""
+        metric = task.metric
+        objective_is_metric = metric is not None and options.objective == "metric"
+        return cls(
+            task=task.name,
+            epochs=task.epochs if options.epochs is None else options.epochs,
+            steps_per_epoch=steps_per_epoch,
+            objective=options.objective,
+            metric=None if metric is None else metric.name,
+            direction=metric.direction if objective_is_metric and metric else "minimize",
+            seed=options.seed,
+            n_trials=options.n_trials,
+            pruner=options.pruner,
+            sampler=options.sampler,
+            lr_margin=options.lr_margin,
+            space=space,
+            source=source,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         values = {name: getattr(self, name) for name in self.__dataclass_fields__}

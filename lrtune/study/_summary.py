@@ -13,7 +13,7 @@ from lrtune.study._settings import ATTR
 
 def study_summaries(storage: optuna.storages.BaseStorage) -> list[dict[str, Any]]:
     """Name, task, trial counts, budget and best value of every study, newest first."""
-    from lrtune.storage._studies import study_errors
+    from lrtune.storage import study_errors
 
     with study_errors("Cannot list studies"):
         studies = storage.get_all_studies()

@@ -12,13 +12,10 @@ import secrets
 from collections.abc import Sequence
 
 import optuna
-import torch
 
-from lrtune.finder._options import resolve_device
+from lrtune.devices import resolve_device
 from lrtune.optimizers import check_installed
-from lrtune.storage import load_study, open_study_storage, resolve_url
-from lrtune.storage._locks import single_sqlite_worker
-from lrtune.storage._studies import Heartbeat
+from lrtune.storage import Database, Heartbeat, load_study
 from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
 from lrtune.study._loop import Callback, WorkerOutcome, run_trials
 from lrtune.study._objective import TrialObjective
@@ -31,7 +28,7 @@ logger = logging.getLogger(__name__)
 def run_worker(
     study_name: str,
     *,
-    storage: str | None = None,
+    storage: str | Database | None = None,
     device: str = "auto",
     task: Task | str | None = None,
     heartbeat: Heartbeat | None = Heartbeat(),  # noqa: B008 - frozen, shared safely
@@ -43,7 +40,8 @@ def run_worker(
     Args:
         study_name: A study created by ``run_study`` (or ``lrtune study``).
         storage: The study's database URL, or ``grpc://host:port`` for
-            ``lrtune storage-proxy`` (default as ``lrtune.storage``).
+            ``lrtune storage-proxy`` (default as ``lrtune.storage``), or an open
+            ``Database`` (its own heartbeat setting then applies).
         device: ``"auto"``, ``"cpu"``, ``"cuda:1"``, ...
         task: The task, when the stored one cannot be loaded here (a task file kept at
             another path on this machine, say).
@@ -54,19 +52,26 @@ def run_worker(
     Returns:
         How many trials this worker finished, and whether a signal stopped it.
     """
-    url = resolve_url(storage)
-    with single_sqlite_worker(url):
-        study = load_study(study_name, open_study_storage(url, heartbeat=heartbeat))
+    database = (
+        storage if isinstance(storage, Database) else Database.open(storage, heartbeat=heartbeat)
+    )
+    with database.one_worker():
+        study = load_study(study_name, database.studies)
         settings = read_settings(study)
         check_installed(settings.space.optimizers)
         loaded = _task(settings, task)
         _check_task(settings, loaded)
         _set_sampler_and_pruner(study, settings)
-        target = resolve_device(device, torch.nn.Module())
+        target = resolve_device(device)
         objective = TrialObjective.for_study(loaded, settings, target)
         logger.info("worker joined study %s on %s", study_name, target)
         return run_trials(
-            study, objective, budget=settings.n_trials, callbacks=callbacks, timeout=timeout
+            study,
+            objective,
+            budget=settings.n_trials,
+            callbacks=callbacks,
+            timeout=timeout,
+            database=database,
         )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from lrtune._exceptions import TaskError
 from lrtune.examples import EXAMPLES, load_example
+from lrtune.tasks._ref import TaskRef
 from lrtune.tasks._task import Task
 
 
@@ -43,21 +44,9 @@ def load_task(spec: str | os.PathLike[str]) -> Task:
         raise ValueError(f"spec must be a non-empty string or path, but got {spec=}.")
     if text in EXAMPLES:
         return load_example(text)
-    source, attr = _split_attr(text)
-    module = _load_file(source) if _is_path(source) else _import(source, text)
-    return _task_in(module, source, attr)
-
-
-def _split_attr(spec: str) -> tuple[str, str | None]:
-    source, colon, attr = spec.rpartition(":")
-    # A colon not followed by a name belongs to the path itself (C:\tasks\x.py).
-    if colon and source and attr.isidentifier():
-        return source, attr
-    return spec, None
-
-
-def _is_path(source: str) -> bool:
-    return source.endswith(".py") or "/" in source or os.sep in source
+    ref = TaskRef.parse(text)
+    module = _load_file(ref.source) if ref.is_path else _import(ref.source, text)
+    return _task_in(module, ref.source, ref.attr)
 
 
 def _load_file(source: str) -> ModuleType:

@@ -4,11 +4,13 @@ from lrtune.training._config import TrainingConfig
 from lrtune.training._evaluate import Evaluation, evaluate
 from lrtune.training._metrics import accuracy
 from lrtune.training._seed import seed_everything
+from lrtune.training._stepwise import OptimizerFactory, StepwiseRun
 from lrtune.training._train import (
     DIVERGENCE_FACTOR,
     EpochEnd,
     EpochLR,
     TrainingRun,
+    steps_per_epoch,
     train,
     train_constant_lr,
 )
@@ -18,11 +20,14 @@ __all__ = [
     "EpochEnd",
     "EpochLR",
     "Evaluation",
+    "OptimizerFactory",
+    "StepwiseRun",
     "TrainingConfig",
     "TrainingRun",
     "accuracy",
     "evaluate",
     "seed_everything",
+    "steps_per_epoch",
     "train",
     "train_constant_lr",
 ]

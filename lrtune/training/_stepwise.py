@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from lrtune.finder._state import RngState, has_train_mode, loader_generators
+from lrtune.finder import RngState, has_train_mode, loader_generators
 from lrtune.tasks import Task
 from lrtune.training._seed import seed_everything
 from lrtune.training._train import FINITE_CHECK_STEPS, _Trainer, steps_per_epoch

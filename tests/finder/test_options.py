@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from lrtune._exceptions import RegistryError
+from lrtune.devices import resolve_device
 from lrtune.finder import FinderOptions, find_lr
-from lrtune.finder._options import resolve_device
 
 from .conftest import (
     CountingLoader,
@@ -123,6 +123,13 @@ def test_planned_steps_is_kept() -> None:
 def test_device_none_means_where_the_model_is() -> None:
     assert resolve_device(None, make_model()) == torch.device("cpu")
     assert resolve_device(None, nn.ReLU()) == torch.device("cpu")  # no parameters
+
+
+def test_device_needs_no_model() -> None:
+    assert resolve_device(None) == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="device 'nonsense' is not a valid torch device"):
+        resolve_device("nonsense")
 
 
 def test_device_can_be_named_or_given() -> None:

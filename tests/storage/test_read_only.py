@@ -10,9 +10,10 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from lrtune._exceptions import StorageError
-from lrtune.storage import Storage
-from lrtune.storage._read_only import open_read_only_studies
-from lrtune.storage._url import engine_arguments
+from lrtune._optuna import backend_of
+from lrtune.storage import Database, Storage
+from lrtune.storage._read_only import read_only_studies
+from lrtune.storage._url import checked_url
 
 
 def _study(url: str) -> optuna.Study:
@@ -35,10 +36,10 @@ def _study(url: str) -> optuna.Study:
 
 def test_trials_are_read_as_optuna_reads_them(storage_url: str) -> None:
     _study(storage_url)
-    ours = open_read_only_studies(storage_url)
-    assert ours is not None
+    database = Database.open_read_only(storage_url)
+    ours = database.studies
     study_id = ours.get_study_id_from_name("s")
-    theirs = RDBStorage(engine_arguments(storage_url)[0])
+    theirs = RDBStorage(checked_url(storage_url).render_as_string(hide_password=False))
     for states in (None, (TrialState.COMPLETE,), (TrialState.RUNNING, TrialState.WAITING)):
         expected = theirs.get_all_trials(study_id, deepcopy=False, states=states)
         assert ours.get_all_trials(study_id, deepcopy=False, states=states) == expected
@@ -53,7 +54,27 @@ def test_trials_are_read_as_optuna_reads_them(storage_url: str) -> None:
 def test_a_database_optuna_never_wrote_has_no_studies(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
     Storage(url).close()
-    assert open_read_only_studies(url) is None
+    database = Database.open_read_only(url)
+    assert database.engine is not None and read_only_studies(database.engine) is None
+    assert database.studies.get_all_studies() == []
+
+
+def test_a_read_only_database_finds_studies_created_after_it_opened(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    Storage(url).close()
+    database = Database.open_read_only(url)
+    assert database.studies.get_all_studies() == []
+    optuna.create_study(study_name="later", storage=url)
+    assert [s.study_name for s in database.studies.get_all_studies()] == ["later"]
+
+
+def test_one_engine_serves_optuna_and_the_range_tests(storage_url: str) -> None:
+    _study(storage_url)
+    for database in (Database.open(storage_url), Database.open_read_only(storage_url)):
+        assert database.range_tests is not None
+        assert database.range_tests._engine is database.engine
+        assert getattr(backend_of(database.studies), "engine", None) is database.engine
+        database.close()
 
 
 def test_a_read_only_storage_creates_nothing(tmp_path: Path) -> None:

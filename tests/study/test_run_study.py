@@ -216,8 +216,8 @@ def test_sampler_and_pruner_by_name(digits: Task) -> None:
     [
         ({"n_trials": 0}, "n_trials must be a positive integer"),
         ({"epochs": 0}, "epochs must be a positive integer"),
-        ({"pruner": "percentile"}, "Unknown pruner 'percentile'"),
-        ({"sampler": "cmaes"}, "Unknown sampler 'cmaes'"),
+        ({"pruner": "percentile"}, "unknown pruner 'percentile'"),
+        ({"sampler": "cmaes"}, "unknown sampler 'cmaes'"),
         ({"objective": "accuracy"}, "objective must be one of"),
         ({"lr_margin": 0.5}, "lr_margin must be a number >= 1"),
         ({"lr_margin": (10, 0.5)}, "a pair \\[below, above\\]"),

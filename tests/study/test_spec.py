@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import shutil
 import sys
@@ -14,7 +15,8 @@ from lrtune.examples import EXAMPLES
 from lrtune.optimizers import OPTIMIZERS
 from lrtune.schedules import SCHEDULES
 from lrtune.study import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, FINISHED, run_study
-from lrtune.study._spec import StudySpec, load_spec, parse_spec
+from lrtune.study._options import StudyOptions
+from lrtune.study._spec import SPEC_KEYS, load_spec, parse_spec
 from lrtune.tasks import load_task
 
 if sys.version_info >= (3, 11):
@@ -78,8 +80,10 @@ def test_example_spec_names_a_task_that_loads(path: Path) -> None:
 
 def test_quick_spec_is_short_enough_for_a_smoke_test() -> None:
     spec = load_spec(ROOT / "studies" / "quick.toml")
-    assert spec.n_trials <= 10 and spec.epochs is not None and spec.epochs <= 3
-    assert spec.pruner == "none"
+    assert (
+        spec.options.n_trials <= 10 and spec.options.epochs is not None and spec.options.epochs <= 3
+    )
+    assert spec.options.pruner == "none"
 
 
 def test_run_study_runs_a_spec_as_loaded() -> None:
@@ -117,24 +121,28 @@ def test_omitted_keys_take_their_defaults() -> None:
     }
 
 
-def test_run_kwargs_are_exactly_run_studys_keywords_but_how_and_where_it_runs() -> None:
+def test_run_kwargs_are_the_study_name_and_every_study_option() -> None:
+    kwargs = parse_spec(TASK, SPEC_PATH).run_kwargs()
+    options = {field.name for field in dataclasses.fields(StudyOptions)}
+    assert set(kwargs) == {"study_name"} | options
+    # run_study takes each of them by name, over its options' defaults.
     parameters = inspect.signature(run_study).parameters
-    keywords = {name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
-    kwargs = parse_spec(TASK, SPEC_PATH).run_kwargs()
-    assert set(kwargs) == keywords - {"storage", "callbacks", "heartbeat", "create_only"}
+    assert parameters["study_name"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["changes"].kind is inspect.Parameter.VAR_KEYWORD
 
 
-def test_defaults_agree_with_run_studys_own() -> None:
-    kwargs = parse_spec(TASK, SPEC_PATH).run_kwargs()
-    for name, parameter in inspect.signature(run_study).parameters.items():
-        if name in kwargs and parameter.default not in (inspect.Parameter.empty, None):
-            assert kwargs[name] == parameter.default, name
+def test_defaults_are_study_options_own() -> None:
+    spec = parse_spec(TASK, SPEC_PATH)
+    assert spec.options == StudyOptions()
+    assert StudyOptions(**{k: v for k, v in spec.run_kwargs().items() if k != "study_name"}) == (
+        spec.options
+    )
 
 
 def test_run_kwargs_returns_copies_the_caller_may_change() -> None:
     spec = parse_spec(TASK + '[fixed]\n"sgd.momentum" = 0.9\n', SPEC_PATH)
     spec.run_kwargs()["fixed"]["sgd.momentum"] = 0.5
-    assert spec.fixed == {"sgd.momentum": 0.9}
+    assert spec.options.fixed == {"sgd.momentum": 0.9}
 
 
 def test_bare_dotted_names_mean_the_same_as_quoted_ones() -> None:
@@ -142,8 +150,8 @@ def test_bare_dotted_names_mean_the_same_as_quoted_ones() -> None:
     quoted = parse_spec(
         TASK + '[fixed]\n"sgd.momentum" = 0.9\n[ranges]\n"adamw.lr" = [1e-4, 0.1]\n', "a"
     )
-    assert bare.fixed == quoted.fixed == {"sgd.momentum": 0.9}
-    assert bare.ranges == quoted.ranges == {"adamw.lr": (1e-4, 0.1)}
+    assert bare.options.fixed == quoted.options.fixed == {"sgd.momentum": 0.9}
+    assert bare.options.ranges == quoted.options.ranges == {"adamw.lr": (1e-4, 0.1)}
 
 
 def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
@@ -158,9 +166,13 @@ def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
 def test_overrides_return_a_changed_copy() -> None:
     spec = parse_spec(TASK + "n_trials = 40\n", SPEC_PATH)
     changed = spec.with_overrides(n_trials=5, study_name="other", timeout=30, device="cpu")
-    assert (changed.n_trials, changed.study_name, changed.timeout) == (5, "other", 30.0)
-    assert changed.device == "cpu"
-    assert spec.n_trials == 40 and spec.study_name == "study"
+    assert (changed.options.n_trials, changed.study_name, changed.options.timeout) == (
+        5,
+        "other",
+        30.0,
+    )
+    assert changed.options.device == "cpu"
+    assert spec.options.n_trials == 40 and spec.study_name == "study"
 
 
 @pytest.mark.parametrize(
@@ -383,7 +395,7 @@ def test_an_lr_range_must_be_positive(value: str) -> None:
 
 def test_a_range_within_a_linear_parameter_may_start_at_zero() -> None:
     spec = parse_spec(f'{TASK}[ranges]\n"rmsprop.momentum" = [0, 0.5]\n', SPEC_PATH)
-    assert spec.ranges == {"rmsprop.momentum": (0, 0.5)}
+    assert spec.options.ranges == {"rmsprop.momentum": (0, 0.5)}
 
 
 # --- [fixed] and [ranges] against the search space -------------------------------------
@@ -421,12 +433,12 @@ def test_fixed_and_ranges_are_checked_against_the_space(text: str, fragment: str
 
 def test_a_range_may_be_widened_up_to_the_parameters_limits() -> None:
     text = f'{TASK}[ranges]\n"cosine.eta_min_ratio" = [0, 1]\n'
-    assert parse_spec(text, SPEC_PATH).ranges == {"cosine.eta_min_ratio": (0, 1)}
+    assert parse_spec(text, SPEC_PATH).options.ranges == {"cosine.eta_min_ratio": (0, 1)}
 
 
 def test_a_fixed_optimizer_value_outside_its_searched_range_is_accepted() -> None:
     spec = parse_spec(f'{TASK}[fixed]\n"adamw.weight_decay" = 0\n"sgd.lr" = 5.0\n', SPEC_PATH)
-    assert spec.fixed == {"adamw.weight_decay": 0, "sgd.lr": 5.0}
+    assert spec.options.fixed == {"adamw.weight_decay": 0, "sgd.lr": 5.0}
 
 
 # --- the documentation -----------------------------------------------------------------
@@ -434,7 +446,7 @@ def test_a_fixed_optimizer_value_outside_its_searched_range_is_accepted() -> Non
 
 def test_the_readme_documents_every_key_and_parameter_name() -> None:
     readme = (ROOT / "studies" / "README.md").read_text()
-    keys = [field for field in inspect.signature(StudySpec).parameters if field != "path"]
+    keys = [*SPEC_KEYS[:2], *(field.name for field in dataclasses.fields(StudyOptions))]
     names = [
         f"{family}.{param.name}"
         for registry in (OPTIMIZERS, SCHEDULES)

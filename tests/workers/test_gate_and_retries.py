@@ -10,10 +10,9 @@ from optuna.trial import TrialState
 from sqlalchemy import exc
 
 from lrtune import StorageError
+from lrtune.storage import Database, Heartbeat, open_study_storage
 from lrtune.storage import _resilient as resilient
-from lrtune.storage import open_study_storage
-from lrtune.storage._locks import LOCK_NAMESPACE, advisory_lock, lock_key
-from lrtune.storage._studies import Heartbeat
+from lrtune.storage._locks import LOCK_NAMESPACE, lock_key
 from lrtune.study._gate import _beyond_budget, _give_back, claim_trial
 
 
@@ -94,7 +93,7 @@ def test_claims_on_postgresql_hold_the_studys_lock(postgres_url: str) -> None:
             try_lock = sqlalchemy.text("SELECT pg_try_advisory_lock(:ns, :key)")
             unlock = sqlalchemy.text("SELECT pg_advisory_unlock(:ns, :key)")
             arguments = {"ns": LOCK_NAMESPACE, "key": key}
-            with advisory_lock(study._storage, key) as locked:
+            with Database.around(study._storage).lock("budget:s") as locked:
                 assert locked
                 assert connection.execute(try_lock, arguments).scalar() is False
             assert connection.execute(try_lock, arguments).scalar() is True
