@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from lrtune._checks import is_number
+
 if TYPE_CHECKING:
     from optuna.distributions import CategoricalChoiceType
 
@@ -72,7 +74,7 @@ class Param:
         """Whether ``value`` makes sense at all (inside ``limits``, not only the range)."""
         if self.choices is not None or self.limits is None:
             return self.contains(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_number(value):
             return False
         if self.integer and not float(value).is_integer():
             return False
@@ -82,7 +84,7 @@ class Param:
         """Whether ``value`` is a valid value of this parameter."""
         if self.choices is not None:
             return any(value == c and type(value) is type(c) for c in self.choices)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_number(value):
             return False
         if self.integer and not float(value).is_integer():
             return False
@@ -100,7 +102,7 @@ class Param:
 def check_range(name: str, low: Any, high: Any, *, log: bool = False) -> None:
     """Refuse a range that is not two finite numbers with ``low <= high`` (``low > 0`` if log)."""
     for value in (low, high):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_number(value):
             raise ValueError(f"{name}: the range must be two numbers, but got {[low, high]!r}.")
         if not math.isfinite(value):
             raise ValueError(f"{name}: the range must be finite, but got {[low, high]!r}.")

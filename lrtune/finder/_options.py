@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 # Re-exported here until every caller imports it from lrtune.devices.
+from lrtune._checks import is_int
 from lrtune.finder._schedule import StepMode
 from lrtune.finder._suggest import DEFAULT_RULE, RULES
 
@@ -70,7 +71,7 @@ MAX_PLANNED_STEPS = 2**53
 def _check_planned_steps(planned_steps: int | None) -> None:
     if planned_steps is None:
         return
-    integer = isinstance(planned_steps, int) and not isinstance(planned_steps, bool)
+    integer = is_int(planned_steps)
     if not integer or not 1 <= planned_steps <= MAX_PLANNED_STEPS:
         raise ValueError(
             f"planned_steps must be None or an integer from 1 to 2**53, but got {planned_steps=}."

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from lrtune._checks import is_int, is_number
+
 CANDIDATES = 4
 """Chosen over 8 on the development families (benchmarks/README.md, "Refine quality")."""
 ETA = 2
@@ -81,11 +83,11 @@ def plan(
         ValueError: The budget is not a positive number, or leaves too little after the
             range test for even the first rung; fewer than two candidates.
     """
-    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
+    if not is_number(budget) or not budget > 0:
         raise ValueError(f"budget must be a positive number of full trainings, but got {budget=}.")
     if not math.isfinite(budget):
         raise ValueError(f"budget must be finite, but got {budget=}.")
-    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 2:
+    if not is_int(candidates) or candidates < 2:
         raise ValueError(f"candidates must be an integer of at least 2, but got {candidates=}.")
     budget_steps = int(budget * planned_steps)
     alive = survivors(candidates, eta)

@@ -30,6 +30,7 @@ import torch
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
+from lrtune._checks import is_number
 from lrtune._exceptions import StudyError
 from lrtune.devices import resolve_device
 from lrtune.finder import DEFAULT_KIND, FinderResult, find_lr
@@ -152,7 +153,7 @@ def _planned_steps(task: Task) -> int:
 
 def _range_test_steps(planned: int, budget: float) -> int:
     """The default sweep, shortened to a third of a small budget (never under 20 steps)."""
-    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > 0:
+    if is_number(budget) and budget > 0:
         share = int(budget * planned) // 3 if math.isfinite(budget) else RANGE_TEST_STEPS
         return max(MIN_RANGE_TEST_STEPS, min(RANGE_TEST_STEPS, share))
     return RANGE_TEST_STEPS  # plan() refuses the budget with its own message

@@ -30,6 +30,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from lrtune._checks import is_int
 from lrtune.study import ATTR, read_settings
 from lrtune.tasks import Direction
 
@@ -178,7 +179,7 @@ def best_by(frame: pd.DataFrame, column: str, direction: Direction) -> pd.DataFr
 
 def top_trials(study: optuna.Study, k: int) -> list[TopTrial]:
     """The ``k`` best completed trials, best first, with their per-epoch record."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if not is_int(k) or k < 1:
         raise ValueError(f"k must be a positive integer, but got {k=}.")
     reverse = study_objective(study).direction == "maximize"
     ranked = sorted(completed_trials(study), key=lambda t: float(t.value or 0), reverse=reverse)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from lrtune._checks import is_int
 from lrtune._params import Param, by_name
 
 
@@ -44,10 +45,10 @@ class Length:
     def __post_init__(self) -> None:
         for name in ("epochs", "steps_per_epoch"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, but got {name}={value!r}.")
         start = self.start
-        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+        if not is_int(start) or start < 0:
             raise ValueError(f"start must be a non-negative integer, but got {start=}.")
         if start >= self.run_steps:
             raise ValueError(

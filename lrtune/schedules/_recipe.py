@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from lrtune._checks import is_number
 from lrtune.schedules._base import Interval, Length, ScheduleFamily
 from lrtune.schedules._registry import SCHEDULES
 from lrtune.schedules._warmup import WARMUP_START_FACTOR, warmup_kwargs, warmup_steps
@@ -73,7 +74,7 @@ def make_recipe(
 
 
 def _checked_lr(lr: float) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+    if not is_number(lr) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr must be a positive finite number, but got {lr=}.")
     return float(lr)
 

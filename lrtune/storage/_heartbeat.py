@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lrtune._checks import is_int
+
 
 @dataclass(frozen=True)
 class Heartbeat:
@@ -23,7 +25,7 @@ class Heartbeat:
     def __post_init__(self) -> None:
         for name in ("interval", "grace"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"heartbeat {name} must be a positive integer, not {value!r}.")
         if self.grace <= self.interval:
             raise ValueError(

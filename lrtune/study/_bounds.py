@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from lrtune._checks import is_number
 from lrtune._exceptions import StudyError
 from lrtune.finder import FinderResult, find_lr_for_task
 from lrtune.optimizers import OPTIMIZERS
@@ -164,7 +165,7 @@ def margin_pair(margin: Any) -> Margin:
 
 
 def _factor(value: Any) -> bool:
-    numeric = not isinstance(value, bool) and isinstance(value, (int, float))
+    numeric = is_number(value)
     return numeric and 1 <= value < float("inf")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from lrtune._checks import MAX_SEED, is_int, is_number, is_seed
 from lrtune._registry import Registry
 from lrtune.finder import FinderOptions
 from lrtune.optimizers import OPTIMIZERS
@@ -33,8 +34,6 @@ from lrtune.study._space import (
 )
 
 DEFAULT_N_TRIALS = 40
-MAX_SEED = 2**32 - 1
-"""The largest seed NumPy and the samplers accept."""
 
 _PLACEHOLDER_LR = (1e-3, 1e-3)
 
@@ -149,13 +148,13 @@ def _text(key: str, value: Any) -> str:
 
 
 def _count(key: str, value: Any) -> int:
-    if not _is_int(value) or value < 1:
+    if not is_int(value) or value < 1:
         raise _wrong(key, "a positive integer", value)
     return int(value)
 
 
 def _seed(key: str, value: Any) -> int:
-    if not _is_int(value) or not 0 <= value <= MAX_SEED:
+    if not is_seed(value):
         raise _wrong(key, f"an integer in [0, {MAX_SEED}]", value)
     return int(value)
 
@@ -344,17 +343,13 @@ def _base_type(hint: Any) -> type:
     return typing.cast(type, args[0] if args else hint)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_number(value: Any) -> bool:
-    return _is_int(value) or (isinstance(value, float) and not math.isnan(value))
+    return is_number(value) and not math.isnan(value)
 
 
 _EXPECTED: dict[type, tuple[str, Callable[[Any], bool]]] = {
     float: ("a number", _is_number),
-    int: ("an integer", _is_int),
+    int: ("an integer", is_int),
     str: ("a string", lambda value: isinstance(value, str)),
     bool: ("true or false", lambda value: isinstance(value, bool)),
 }

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import optuna
 
+from lrtune._checks import is_number
 from lrtune._params import Param, check_range
 from lrtune.optimizers import OPTIMIZERS
 from lrtune.schedules import SCHEDULES, WARMUP_RATIO
@@ -264,7 +265,7 @@ def _is_optimizer_param(space: SearchSpace, name: str) -> bool:
 def _check_optimizer_value(name: str, value: Any, param: Param) -> None:
     # A fixed LR may lie anywhere above zero: the searched range is only the range test's.
     if name.endswith(".lr"):
-        numeric = not isinstance(value, bool) and isinstance(value, (int, float))
+        numeric = is_number(value)
         if not (numeric and 0 < value < math.inf):
             raise ValueError(f"[fixed] {name} must be positive, but got {value!r}.")
         return

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import optuna
 
+from lrtune._checks import MAX_SEED
 from lrtune.devices import resolve_device
 from lrtune.optimizers import check_installed
 from lrtune.storage import Database, Heartbeat, load_study
@@ -90,6 +91,6 @@ def _check_task(settings: StudySettings, task: Task) -> None:
 
 def _set_sampler_and_pruner(study: optuna.Study, settings: StudySettings) -> None:
     # A seed of the worker's own: workers seeded alike would sample alike.
-    setup = StudySetup(settings.epochs, secrets.randbelow(2**32))
+    setup = StudySetup(settings.epochs, secrets.randbelow(MAX_SEED + 1))
     study.sampler = SAMPLERS.get(settings.sampler)(setup)
     study.pruner = PRUNERS.get(settings.pruner)(setup)

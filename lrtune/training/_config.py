@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lrtune._checks import is_number
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -36,7 +38,7 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         lr = self.lr
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr):
+        if not is_number(lr) or not math.isfinite(lr):
             raise ValueError(f"lr must be a positive finite number, but got {lr=}.")
         if lr <= 0:
             raise ValueError(f"lr must be a positive finite number, but got {lr=}.")

@@ -7,12 +7,12 @@ import random
 import numpy as np
 import torch
 
-_MAX_SEED = 2**32 - 1  # numpy's legacy seeding rejects anything larger
+from lrtune._checks import is_seed
 
 
 def seed_everything(seed: int) -> None:
     """Seed Python's ``random``, NumPy's global generator and torch (CPU and every GPU)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _MAX_SEED:
+    if not is_seed(seed):
         raise ValueError(f"seed must be an integer in [0, 2**32 - 1], but got {seed=}.")
     random.seed(seed)
     np.random.seed(seed)

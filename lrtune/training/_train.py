@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lrtune._batch import forward, to_device
+from lrtune._checks import is_int
 from lrtune.optimizers import OPTIMIZERS
 from lrtune.schedules import Length, build_plan
 from lrtune.tasks import Task
@@ -144,7 +145,7 @@ def train_constant_lr(
 
 
 def _check_epochs(epochs: int) -> None:
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+    if not is_int(epochs) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, but got {epochs=}.")
 
 
