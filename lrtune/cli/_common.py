@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from lrtune._exceptions import LRTuneError, StorageError
+from lrtune._exceptions import LRTuneError, NotFoundError, StorageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,6 +35,8 @@ def handle_errors(command: F) -> F:
             return command(*args, **kwargs)
         except click.ClickException:
             raise
+        except NotFoundError as error:  # a mistyped id or name: the user's mistake
+            raise BadInput(_one_line(error)) from error
         except StorageError as error:
             raise click.ClickException(_one_line(error)) from error
         except (LRTuneError, ValueError) as error:

@@ -202,7 +202,7 @@ def test_a_bad_storage_url_runs_no_sweep(task_file: Path) -> None:
 def test_show_of_a_missing_run_is_one_line(storage_url: str, task_file: Path) -> None:
     find(task_file, storage_url)
     _assert_one_line_error(
-        invoke("show", "99", "--storage", storage_url), "No range test with id 99", 1
+        invoke("show", "99", "--storage", storage_url), "No range test with id 99", 2
     )
     _assert_one_line_error(invoke("show", "--storage", storage_url), "at least one RUN", 2)
     _assert_one_line_error(invoke("show", "--group", "nope", "--storage", storage_url), "nope", 1)

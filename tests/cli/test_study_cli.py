@@ -165,8 +165,8 @@ BAD_STUDY_INPUT = [
     pytest.param(["study", "{bad_schedule}"], "cosine_annealing", 2, id="unknown-schedule"),
     pytest.param(["study", "{bad_type}"], "n_trials", 2, id="wrong-type"),
     pytest.param(["study", "{spec}", "--n-trials", "0"], "--n-trials", 2, id="zero-trials"),
-    pytest.param(["best", "nosuch"], "No study named 'nosuch'", 1, id="best-unknown-study"),
-    pytest.param(["export", "nosuch"], "No study named 'nosuch'", 1, id="export-unknown"),
+    pytest.param(["best", "nosuch"], "No study named 'nosuch'", 2, id="best-unknown-study"),
+    pytest.param(["export", "nosuch"], "No study named 'nosuch'", 2, id="export-unknown"),
     pytest.param(
         ["export", "tiny", "--out", "{tmp}/no/dir/t.csv"], "does not exist", 2, id="export-dir"
     ),
