@@ -205,4 +205,4 @@ def test_show_of_a_missing_run_is_one_line(storage_url: str, task_file: Path) ->
         invoke("show", "99", "--storage", storage_url), "No range test with id 99", 2
     )
     _assert_one_line_error(invoke("show", "--storage", storage_url), "at least one RUN", 2)
-    _assert_one_line_error(invoke("show", "--group", "nope", "--storage", storage_url), "nope", 1)
+    _assert_one_line_error(invoke("show", "--group", "nope", "--storage", storage_url), "nope", 2)

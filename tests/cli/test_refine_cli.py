@@ -109,5 +109,5 @@ def test_show_refine_of_a_study_that_is_not_one_is_one_line(storage_url: str) ->
         invoke("show", "--refine", "plain", "--storage", storage_url), "not a finished refine", 2
     )
     assert_one_line_error(
-        invoke("show", "--refine", "missing", "--storage", storage_url), "missing", 1
+        invoke("show", "--refine", "missing", "--storage", storage_url), "missing", 2
     )

@@ -80,7 +80,7 @@ def test_a_worker_of_a_missing_study_names_the_stored_ones(tmp_path: Path) -> No
     url = f"sqlite:///{tmp_path / 'a.db'}"
     create_study(url, write_slow_task(tmp_path, 0.0), n_trials=1, epochs=1, name="there")
     result = invoke("worker", "--study", "nowhere", "--storage", url)
-    assert result.exit_code == 1  # as for every command that finds nothing stored
+    assert result.exit_code == 2  # as for every command that finds nothing stored
     assert "No study named 'nowhere'; stored studies: 'there'." in one_line_error(result)
 
 
