@@ -284,19 +284,24 @@ def studies(storage: str | None, as_json: bool) -> None:
 @study_name_argument
 @storage_option
 @json_option
-@click.option("--code", "code_only", is_flag=True, help="Print only the PyTorch code.")
+@click.option(
+    "--code",
+    "code_only",
+    is_flag=True,
+    help="Print only the Python file that trains it: lrtune best S --code > train.py",
+)
 @handle_errors
 def best(study_name: str, storage: str | None, as_json: bool, code_only: bool) -> None:
-    """Print the best configuration of STUDY as a table and as PyTorch code."""
-    from lrtune.report import best_code, best_config, best_dict, best_table
+    """Print the best configuration of STUDY as a table and as a runnable training script."""
+    from lrtune.report import best_config, best_dict, best_script, best_table
 
     found = best_config(_load(study_name, storage))
     if as_json:
         click.echo(json.dumps(best_dict(found), indent=2))
     elif code_only:
-        click.echo(best_code(found))
+        click.echo(best_script(found), nl=False)
     else:
-        click.echo(f"{best_table(found)}\n\n{best_code(found)}")
+        click.echo(f"{best_table(found)}\n\n{best_script(found)}", nl=False)
 
 
 @click.command()

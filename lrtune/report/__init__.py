@@ -23,7 +23,14 @@ from lrtune.report._text import (
 )
 
 if TYPE_CHECKING:
-    from lrtune.report._best import BestConfig, best_code, best_config, best_dict, best_table
+    from lrtune.report._best import (
+        BestConfig,
+        best_code,
+        best_config,
+        best_dict,
+        best_script,
+        best_table,
+    )
     from lrtune.report._export import export_trials
     from lrtune.report._study_data import (
         OPTIMIZER_PREFIX,
@@ -54,7 +61,7 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
-    "_best": ("BestConfig", "best_code", "best_config", "best_dict", "best_table"),
+    "_best": ("BestConfig", "best_code", "best_config", "best_dict", "best_script", "best_table"),
     "_export": ("export_trials",),
     "_study_data": (
         "OPTIMIZER_PREFIX",
@@ -105,6 +112,7 @@ __all__ = [
     "best_code",
     "best_config",
     "best_dict",
+    "best_script",
     "best_table",
     "curve_info",
     "epoch_curves",

@@ -3,6 +3,7 @@ code to paste into a training script."""
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ from lrtune._exceptions import StudyError
 from lrtune.optimizers import OPTIMIZERS
 from lrtune.report._study_data import completed_trials, study_objective
 from lrtune.report._text import fmt, table
-from lrtune.schedules import Length, plan_code
+from lrtune.schedules import Length, plan_code, plan_steps
 from lrtune.study import read_settings
 from lrtune.tasks import Direction
 from lrtune.training import TrainingConfig
@@ -35,6 +36,8 @@ class BestConfig:
         config: The optimizer, learning rate and schedule it trained with.
         epochs: The study's training length.
         steps_per_epoch: Batches per epoch; the schedule's length depends on it.
+        source: How ``load_task`` finds the task (an example name, a task file, a
+            module); ``None``: by its name.
     """
 
     study: str
@@ -46,6 +49,7 @@ class BestConfig:
     config: TrainingConfig
     epochs: int
     steps_per_epoch: int
+    source: str | None = None
 
 
 def best_config(study: optuna.Study) -> BestConfig:
@@ -74,6 +78,7 @@ def best_config(study: optuna.Study) -> BestConfig:
         config=_config(study, trial),
         epochs=settings.epochs,
         steps_per_epoch=settings.steps_per_epoch,
+        source=settings.source,
     )
 
 
@@ -110,6 +115,7 @@ def best_dict(best: BestConfig) -> dict[str, Any]:
         "epochs": best.epochs,
         "steps_per_epoch": best.steps_per_epoch,
         "code": best_code(best),
+        "script": best_script(best),
     }
 
 
@@ -127,14 +133,14 @@ def best_code(best: BestConfig) -> str:
     and ``optimizer.eval()``.
     """
     config = best.config
+    _check_names(best)
     family = OPTIMIZERS.get(config.optimizer)
     length = Length(best.epochs, best.steps_per_epoch)
     lines = [
         "import torch",
         *family.imports(),
         "",
-        f"# Trial {best.trial} of study {best.study!r} (task {best.task!r}): "
-        f"{best.objective} {best.value:.6g} ({best.direction}).",
+        _headline(best),
         f"# The schedule spans {best.epochs} epochs of {best.steps_per_epoch} batches each;",
         "# with another number of batches per epoch it would end early or late.",
         f"epochs = {best.epochs}",
@@ -149,6 +155,112 @@ def best_code(best: BestConfig) -> str:
         *(_TRAIN_EVAL if family.needs_train_eval else ()),
     ]
     return "\n".join(lines)
+
+
+def best_script(best: BestConfig) -> str:
+    """A complete Python file that trains the task with the best trial's configuration.
+
+    It loads the task as the study did (``lrtune.tasks.load_task``), builds the model,
+    the loaders, the optimizer and the schedule (``best_code``), and runs the training
+    loop that steps each scheduler as the study's trials did, printing the validation
+    loss after every epoch. It runs as it is, on the CPU.
+    """
+    config = best.config
+    family = OPTIMIZERS.get(config.optimizer)
+    length = Length(best.epochs, best.steps_per_epoch)
+    per_step, per_epoch = plan_steps(
+        config.schedule,
+        config.lr,
+        config.schedule_params,
+        length,
+        warmup_ratio=config.warmup_ratio,
+    )
+    code = best_code(best).splitlines()
+    imports, body = code[: code.index("")], code[code.index("") + 1 :]
+    return "\n".join(
+        [
+            *imports,
+            "from lrtune.tasks import load_task",
+            "",
+            f"task = load_task({(best.source or best.task)!r})  # as the study loaded it",
+            "# Seeded otherwise than the trial, so expect a value near the trial's, not equal.",
+            "model = task.build_model()",
+            "train_loader = task.make_train_loader()",
+            "val_loader = task.make_val_loader() or train_loader",
+            "",
+            *body,
+            "",
+            "",
+            *_LOOP_HELPERS,
+            "",
+            "",
+            *_loop(family.needs_train_eval, per_step, per_epoch),
+            "",
+        ]
+    )
+
+
+_LOOP_HELPERS = (
+    "def predict(inputs):",
+    "    if isinstance(inputs, dict):",
+    "        return task.output_fn(model(**inputs))",
+    "    if isinstance(inputs, tuple):",
+    "        return task.output_fn(model(*inputs))",
+    "    return task.output_fn(model(inputs))",
+    "",
+    "",
+    "def validation_loss():",
+    "    model.eval()",
+    "    losses = []",
+    "    with torch.no_grad():",
+    "        for batch in val_loader:",
+    "            inputs, targets = task.batch_fn(batch)",
+    "            losses.append(float(task.criterion(predict(inputs), targets)))",
+    "    return sum(losses) / len(losses)",
+)
+
+
+def _loop(train_eval: bool, per_step: str | None, per_epoch: str | None) -> list[str]:
+    return [
+        "for epoch in range(epochs):",
+        "    model.train()",
+        *(["    optimizer.train()"] if train_eval else []),
+        "    for batch in train_loader:",
+        "        inputs, targets = task.batch_fn(batch)",
+        "        loss = task.criterion(predict(inputs), targets)",
+        "        optimizer.zero_grad(set_to_none=True)",
+        "        loss.backward()",
+        "        optimizer.step()",
+        *([f"        {per_step}.step()"] if per_step else []),
+        *(["    optimizer.eval()"] if train_eval else []),
+        "    val_loss = validation_loss()",
+        *([f"    {per_epoch}.step(val_loss)"] if per_epoch else []),
+        '    print(f"epoch {epoch + 1}/{epochs}: val_loss {val_loss:.4g}")',
+    ]
+
+
+def _headline(best: BestConfig) -> str:
+    """The comment naming the trial; stored names are quoted or cleaned, so that no
+    character in them (a newline in a metric's name, say) can end the comment."""
+    return (
+        f"# Trial {best.trial} of study {best.study!r} (task {best.task!r}): "
+        f"{_one_line(best.objective)} {best.value:.6g} ({best.direction})."
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
+
+
+def _check_names(best: BestConfig) -> None:
+    """Refuse a stored configuration whose names would not be Python keywords as written."""
+    config = best.config
+    for name in (*config.optimizer_params, *config.schedule_params):
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise StudyError(
+                f"Trial {best.trial} of study {best.study!r} records a parameter named "
+                f"{name!r}, which is not a Python name; its code is not written."
+            )
 
 
 def _config(study: optuna.Study, trial: FrozenTrial) -> TrainingConfig:

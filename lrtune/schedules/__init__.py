@@ -32,7 +32,7 @@ prints the PyTorch lines that build the same schedulers::
 """
 
 from lrtune.schedules._base import Interval, Length, ScheduleFamily
-from lrtune.schedules._code import plan_code
+from lrtune.schedules._code import plan_code, plan_steps
 from lrtune.schedules._plan import LRPlan, build_plan
 from lrtune.schedules._registry import SCHEDULES
 from lrtune.schedules._warmup import WARMUP_RATIO, WARMUP_START_FACTOR
@@ -47,4 +47,5 @@ __all__ = [
     "ScheduleFamily",
     "build_plan",
     "plan_code",
+    "plan_steps",
 ]

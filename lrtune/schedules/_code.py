@@ -32,6 +32,20 @@ def plan_code(
     return "\n".join([*lines, *_when(recipe)])
 
 
+def plan_steps(
+    schedule: str | ScheduleFamily,
+    lr: float,
+    values: Mapping[str, Any],
+    length: Length,
+    *,
+    warmup_ratio: float | None = None,
+) -> tuple[str | None, str | None]:
+    """The variables ``plan_code``'s lines define that a loop steps: ``(after every
+    batch, after every epoch's validation with the loss)``; ``None`` for neither."""
+    recipe = make_recipe(schedule, lr, values, length, warmup_ratio)
+    return recipe.per_step, recipe.per_epoch
+
+
 def _lines(part: Part) -> list[str]:
     arguments = ", ".join(["optimizer", *(f"{k}={v!r}" for k, v in part.kwargs.items())])
     code = f"{part.variable} = torch.optim.lr_scheduler.{part.cls.__name__}({arguments})"

@@ -3,9 +3,14 @@ learning rates the trial trained with."""
 
 from __future__ import annotations
 
+import ast
 import json
+import math
 import re
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -15,8 +20,15 @@ from optuna.trial import TrialState
 
 from lrtune._exceptions import StudyError
 from lrtune.optimizers import OPTIMIZERS
-from lrtune.report import BestConfig, best_code, best_config, best_dict, best_table
-from lrtune.schedules import SCHEDULES
+from lrtune.report import (
+    BestConfig,
+    best_code,
+    best_config,
+    best_dict,
+    best_script,
+    best_table,
+)
+from lrtune.schedules import SCHEDULES, Length, plan_steps
 from lrtune.study import SearchSpace, StudySettings, read_settings
 from lrtune.tasks import load_task
 from lrtune.training import TrainingConfig, train
@@ -293,3 +305,52 @@ def test_best_code_imports_a_third_party_optimizer_and_replays_its_training(
     assert code.startswith(f"import torch\nimport {module}\n")
     switches = "optimizer.train()" in code and "optimizer.eval()" in code
     assert switches is OPTIMIZERS.get(optimizer).needs_train_eval
+
+
+# --- best_script -----------------------------------------------------------------------
+
+
+def test_best_script_runs_as_a_file_and_trains_the_task(
+    real_study: optuna.Study, tmp_path: Path
+) -> None:
+    """The file `lrtune best --code` prints trains the study's task on its own."""
+    best = best_config(real_study)
+    path = tmp_path / "train.py"
+    path.write_text(best_script(best))
+    done = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        f"epoch {n}/{best.epochs}" for n in range(1, best.epochs + 1)
+    ]
+    final = float(lines[-1].rsplit(" ", 1)[1])
+    assert math.isfinite(final) and final < 2.3  # below chance on digits: it trained
+
+
+def test_a_plateau_schedule_is_stepped_with_the_validation_loss() -> None:
+    config = TrainingConfig("adamw", 0.005, {}, "plateau", {}, 0.1)
+    best = BestConfig("s", "digits-mlp", 0, 0.1, "val_loss", "minimize", config, 2, 23)
+    script = best_script(best)
+    compile(script, "<script>", "exec")
+    per_step, per_epoch = plan_steps("plateau", 0.005, {}, Length(2, 23), warmup_ratio=0.1)
+    assert per_step is not None and per_epoch == "scheduler"
+    assert f"        {per_step}.step()\n" in script  # the warmup, after every batch
+    assert "    scheduler.step(val_loss)\n" in script  # the plateau, after every epoch
+
+
+def test_a_stored_name_cannot_add_a_line_to_the_code() -> None:
+    config = TrainingConfig("sgd", 0.1)
+    best = BestConfig(
+        "s\nimport os", "t", 0, 0.1, "acc\nos.system('x')", "maximize", config, 1, 10, "x\ny"
+    )
+    script = best_script(best)
+    tree = ast.parse(script)
+    assert not any(isinstance(node, ast.Expr) and "system" in ast.dump(node) for node in tree.body)
+    assert "os.system" not in "\n".join(
+        line for line in script.splitlines() if not line.lstrip().startswith("#")
+    )
+    bad = replace(best, config=TrainingConfig("sgd", 0.1, {"momentum=0.9)\nimport os\n#": 1}))
+    with pytest.raises(StudyError, match="not a Python name"):
+        best_code(bad)
