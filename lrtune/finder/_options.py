@@ -39,20 +39,20 @@ class FinderOptions:
         _check_planned_steps(self.planned_steps)
         if not isinstance(self.num_iter, int) or self.num_iter < MIN_NUM_ITER:
             raise ValueError(
-                f"num_iter must be an integer >= {MIN_NUM_ITER}, but got {self.num_iter=}."
+                f"num_iter must be an integer >= {MIN_NUM_ITER}, but got {self.num_iter!r}."
             )
         if self.step_mode not in {mode.value for mode in StepMode}:
-            raise ValueError(f"step_mode must be 'exp' or 'linear', but got {self.step_mode=}.")
+            raise ValueError(f"step_mode must be 'exp' or 'linear', but got {self.step_mode!r}.")
         if not 0.0 <= self.smoothing < 1.0:
-            raise ValueError(f"smoothing must lie in [0, 1), but got {self.smoothing=}.")
+            raise ValueError(f"smoothing must lie in [0, 1), but got {self.smoothing!r}.")
         if not self.diverge_threshold > 1.0:
-            raise ValueError(f"diverge_threshold must be > 1, but got {self.diverge_threshold=}.")
+            raise ValueError(f"diverge_threshold must be > 1, but got {self.diverge_threshold!r}.")
         if not isinstance(self.accumulation_steps, int) or self.accumulation_steps < 1:
             raise ValueError(
-                f"accumulation_steps must be an integer >= 1, but got {self.accumulation_steps=}."
+                f"accumulation_steps must be an integer >= 1, but got {self.accumulation_steps!r}."
             )
         if self.amp is not None and self.amp not in AMP_DTYPES:
-            raise ValueError(f"amp must be None, 'bf16' or 'fp16', but got {self.amp=}.")
+            raise ValueError(f"amp must be None, 'bf16' or 'fp16', but got {self.amp!r}.")
         RULES.get(self.rule)
 
     @property

@@ -27,7 +27,7 @@ class Metric:
     def __post_init__(self) -> None:
         if self.direction not in ("minimize", "maximize"):
             raise ValueError(
-                f"direction must be 'minimize' or 'maximize', but got {self.direction=}."
+                f"direction must be 'minimize' or 'maximize', but got {self.direction!r}."
             )
 
 
@@ -61,13 +61,13 @@ class Task:
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
-            raise ValueError(f"name must be a non-empty string, but got {self.name=}.")
+            raise ValueError(f"name must be a non-empty string, but got {self.name!r}.")
         if not callable(self.model):
             raise ValueError(
-                f"model must be a factory returning a fresh nn.Module, but got {self.model=}."
+                f"model must be a factory returning a fresh nn.Module, but got {self.model!r}."
             )
         if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, but got {self.epochs=}.")
+            raise ValueError(f"epochs must be a positive integer, but got {self.epochs!r}.")
 
     def build_model(self) -> torch.nn.Module:
         """Return a fresh model from the factory."""

@@ -148,3 +148,16 @@ def test_auto_device_is_the_cpu_without_an_accelerator() -> None:
 def test_invalid_device_message_names_the_value() -> None:
     with pytest.raises(ValueError, match="device 'nonsense' is not a valid torch device"):
         resolve_device("nonsense", make_model())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"num_iter": 1}, {"smoothing": 1.5}, {"diverge_threshold": 0.5}, {"amp": "fp8"}],
+)
+def test_messages_name_the_option_not_the_code(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError) as caught:
+        FinderOptions(**bad)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert "self." not in message
+    name, value = next(iter(bad.items()))
+    assert message.startswith(name) and message.endswith(f"but got {value!r}.")
