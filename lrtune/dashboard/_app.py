@@ -29,7 +29,14 @@ from lrtune.dashboard._json import (
 )
 from lrtune.dashboard._refine import RefineView
 from lrtune.dashboard._security import LoopbackHosts, TokenGate, with_headers
-from lrtune.report import STUDY_FIGURES, fmt, hyperparameters, interval_text
+from lrtune.report import (
+    STUDY_FIGURES,
+    fmt,
+    hyperparameters,
+    interval_text,
+    stop_label,
+    stop_text,
+)
 
 REFRESH_S = 5
 """How often an open study page asks whether the study moved on."""
@@ -46,6 +53,8 @@ _TEMPLATES = jinja2.Environment(
 _TEMPLATES.filters["fmt"] = fmt
 _TEMPLATES.filters["hyperparameters"] = hyperparameters
 _TEMPLATES.filters["interval"] = interval_text
+_TEMPLATES.filters["stop_label"] = stop_label
+_TEMPLATES.filters["stop_text"] = stop_text
 
 
 def create_app(

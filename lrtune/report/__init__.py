@@ -18,6 +18,8 @@ from lrtune.report._text import (
     interval_text,
     result_details,
     result_dict,
+    stop_label,
+    stop_text,
     suggestion_table,
     table,
 )
@@ -135,6 +137,8 @@ __all__ = [
     "result_details",
     "result_dict",
     "rung_points",
+    "stop_label",
+    "stop_text",
     "study_objective",
     "suggestion_table",
     "table",

@@ -37,7 +37,7 @@ def suggestion_table(results: Sequence[FinderResult]) -> str:
             fmt(r.min_lr),
             fmt(r.max_lr),
             str(len(r.history)),
-            r.stop_reason.value,
+            stop_label(r.stop_reason),
         ]
         for r in results
     ]
@@ -84,6 +84,40 @@ def hyperparameters(options: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in shown.items())
 
 
+_STOP_LABELS = {"completed": "all steps", "diverged": "loss rose", "non_finite": "loss not finite"}
+"""How the suggestion table names each way a sweep ends."""
+
+
+def stop_label(reason: str) -> str:
+    """A sweep's end in two words, for tables: ``"loss rose"`` is how most sweeps end."""
+    value = str(getattr(reason, "value", reason))
+    return _STOP_LABELS.get(value, value)
+
+
+def stop_text(result: FinderResult) -> str:
+    """How the sweep ended, in words, with the numbers of the plotted (smoothed) curve.
+
+    A sweep that stops because the loss rose has reached the learning rates too high to
+    train at: the normal end of a range test, not a failure.
+    """
+    from lrtune.finder import smoothed_curve
+
+    reason = result.stop_reason.value
+    lrs = result.history["lr"].to_numpy(dtype=float)
+    if reason == "completed":
+        return f"ran all {len(lrs)} steps"
+    if reason != "diverged" or len(lrs) == 0:
+        return f"the loss was not finite: {result.stop_detail}"
+    curve = smoothed_curve(lrs, result.history["loss"].to_numpy(dtype=float))
+    low = int(curve.argmin())
+    threshold = result.options.get("diverge_threshold", 4.0)
+    return (
+        f"the loss rose past {threshold:g}x its lowest, as expected at high learning rates "
+        f"(plotted curve: lowest {fmt(curve[low])} at lr {fmt(lrs[low])}, "
+        f"{fmt(curve[-1])} at lr {fmt(lrs[-1])})"
+    )
+
+
 def result_details(result: FinderResult) -> str:
     """A readable multi-line description of one stored range test."""
     options = ", ".join(f"{k}={v}" for k, v in result.options.items())
@@ -98,7 +132,7 @@ def result_details(result: FinderResult) -> str:
         f"  likely best:   {interval_text(result.lr_interval)}   "
         f"(for {_planned(result.options)} steps of training)",
         f"  bounds:        min_lr {fmt(result.min_lr)}, max_lr {fmt(result.max_lr)}",
-        f"  stopped:       {result.stop_reason.value}: {result.stop_detail}",
+        f"  stopped:       {stop_text(result)}",
         f"  points:        {len(result.history)}",
         f"  started:       {_iso(result.started_at)} UTC",
         f"  finished:      {_iso(result.finished_at)} UTC",
