@@ -46,8 +46,8 @@ def _summary(storage: optuna.storages.BaseStorage, frozen: Any) -> dict[str, Any
         if kind == "refine"
         else study_state(states, finished, budget)
     )
-    values = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-    maximize = frozen.direction == optuna.study.StudyDirection.MAXIMIZE
+    directions = [d.name.lower() for d in frozen.directions]
+    complete = [t.values for t in trials if t.state == TrialState.COMPLETE and t.values]
     starts = [t.datetime_start for t in trials if t.datetime_start is not None]
     return {
         "id": study_id_of(frozen),
@@ -58,10 +58,36 @@ def _summary(storage: optuna.storages.BaseStorage, frozen: Any) -> dict[str, Any
         "finished": finished,
         "running": states.count(TrialState.RUNNING),
         "budget": budget,
-        "best_value": (max(values) if maximize else min(values)) if values else None,
-        "direction": "maximize" if maximize else "minimize",
+        "best_value": _best_value(complete, directions),
+        "direction": ", ".join(directions),
+        "directions": directions,
+        "pareto_front": len(pareto_front(complete, directions)) if len(directions) > 1 else None,
         "last_start": max(starts) if starts else None,
     }
+
+
+def _best_value(values: list[list[float]], directions: list[str]) -> float | None:
+    """The best objective value of a single-objective study; ``None`` for several."""
+    if len(directions) != 1 or not values:
+        return None
+    pick = max if directions[0] == "maximize" else min
+    return pick(v[0] for v in values)
+
+
+def pareto_front(values: list[list[float]], directions: list[str]) -> list[int]:
+    """Indices of ``values`` that no other one dominates (better or equal in every
+    objective, better in one), each objective in its direction."""
+    signs = [1.0 if d == "minimize" else -1.0 for d in directions]
+    points = [[s * v for s, v in zip(signs, row, strict=True)] for row in values]
+
+    def dominated(i: int) -> bool:
+        return any(
+            all(o <= m for o, m in zip(other, points[i], strict=True)) and other != points[i]
+            for j, other in enumerate(points)
+            if j != i
+        )
+
+    return [i for i in range(len(points)) if not dominated(i)]
 
 
 def study_state(states: list[TrialState], finished: int, budget: int | None) -> str:
