@@ -11,7 +11,8 @@ The public face; implementations live in the sub-packages::
     study = lrtune.run_study(task, n_trials=40)  # or lrtune.StudyOptions(n_trials=40, ...)
     study.best_trial.user_attrs["config"]
 
-Studies and refine (Optuna, SQLAlchemy) load on first use: a range test needs neither.
+Every name but the exceptions loads on first use (torch with the range test, Optuna and
+SQLAlchemy with studies and refine), so the command line answers ``--help`` at once.
 """
 
 from __future__ import annotations
@@ -28,14 +29,20 @@ from lrtune._exceptions import (
     TaskError,
 )
 from lrtune._lazy import lazy_attributes as _lazy_attributes
-from lrtune.finder import FinderResult, StopReason, Suggestion, find_lr
-from lrtune.tasks import Metric, Task
 
 if TYPE_CHECKING:
+    from lrtune.finder import FinderResult, StopReason, Suggestion, find_lr
     from lrtune.refine import RefineResult, refine_lr
     from lrtune.study import StudyOptions, run_study, run_worker
+    from lrtune.tasks import Metric, Task
 
 _LAZY = {
+    "FinderResult": "lrtune.finder",
+    "Metric": "lrtune.tasks",
+    "StopReason": "lrtune.finder",
+    "Suggestion": "lrtune.finder",
+    "Task": "lrtune.tasks",
+    "find_lr": "lrtune.finder",
     "RefineResult": "lrtune.refine",
     "refine_lr": "lrtune.refine",
     "StudyOptions": "lrtune.study",

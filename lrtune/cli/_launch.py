@@ -16,10 +16,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
-from lrtune.storage import Heartbeat
+if TYPE_CHECKING:
+    from lrtune.storage import Heartbeat
 
 
 @dataclass(frozen=True)
