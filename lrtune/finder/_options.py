@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
 
 # Re-exported here until every caller imports it from lrtune.devices.
-from lrtune._checks import is_int
+from lrtune._checks import is_int, is_number
 from lrtune.finder._schedule import StepMode
 from lrtune.finder._suggest import DEFAULT_RULE, RULES
 
 MIN_NUM_ITER = 20
 """Fewer steps than this leave too few points for any rule to read a curve."""
+MAX_NUM_ITER = 1_000_000
+"""More steps than this would not fit the sweep's arrays and stored curve in memory."""
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -40,6 +43,11 @@ class FinderOptions:
         if not isinstance(self.num_iter, int) or self.num_iter < MIN_NUM_ITER:
             raise ValueError(
                 f"num_iter must be an integer >= {MIN_NUM_ITER}, but got {self.num_iter!r}."
+            )
+        if self.num_iter > MAX_NUM_ITER:
+            raise ValueError(
+                f"num_iter must be at most {MAX_NUM_ITER:,}, but got {self.num_iter!r}: "
+                "the sweep's curve would not fit in memory."
             )
         if self.step_mode not in {mode.value for mode in StepMode}:
             raise ValueError(f"step_mode must be 'exp' or 'linear', but got {self.step_mode!r}.")
@@ -79,6 +87,9 @@ def _check_planned_steps(planned_steps: int | None) -> None:
 
 
 def _check_lrs(start_lr: float, end_lr: float) -> None:
+    for name, lr in (("start_lr", start_lr), ("end_lr", end_lr)):
+        if not is_number(lr) or not math.isfinite(lr):
+            raise ValueError(f"{name} must be a finite number, but got {lr!r}.")
     if not start_lr > 0:
         raise ValueError(f"start_lr must be > 0, but got {start_lr=}.")
     if not start_lr < end_lr:

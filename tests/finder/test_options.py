@@ -161,3 +161,9 @@ def test_messages_name_the_option_not_the_code(bad: dict[str, object]) -> None:
     assert "self." not in message
     name, value = next(iter(bad.items()))
     assert message.startswith(name) and message.endswith(f"but got {value!r}.")
+
+
+@pytest.mark.parametrize("bad", [{"end_lr": float("inf")}, {"start_lr": float("nan")}])
+def test_learning_rates_must_be_finite(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="must be a finite number"):
+        FinderOptions(**bad)  # type: ignore[arg-type]
