@@ -21,6 +21,17 @@ Throughput (no-op trials)
     excluded. After each run the ``trials`` table is checked: exactly B complete trials, no
     trial number twice, none left running.
 
+Throughput through the proxy
+    The same runs, W in 1, 2, 4, 8, with the workers on ``grpc://`` through
+    ``lrtune storage-proxy``'s server (``lrtune.cli._proxy.start_proxy``: Optuna's gRPC
+    service, the workers' heartbeats relayed, stale trials failed by the proxy; 10 threads,
+    the command's default), started for the run in its own process on the phase's database.
+    Workers open ``grpc://`` as lrtune workers do, with the same ``Heartbeat``; there is no
+    advisory lock, so a claim is counted, made, beaten and checked against the budget
+    (``_beyond_budget``). Statements, commits and checkouts are the proxy's (the workers
+    hold no connection), between the barrier and the B-th trial's ``tell``, and so is the
+    proxy's CPU time over the same span.
+
 Realistic trials
     One worker in this process, with the study's sampler and pruner as lrtune builds them
     (``SAMPLERS["tpe"]``, ``PRUNERS["median"]``, ``StudySetup(epochs=10, seed=0)``), a real
@@ -61,13 +72,14 @@ Workers per server
     (claims are serialized). The no-op rate x 60 s is shown too: on this machine the workers and the
     server share two cores, so it is this machine's figure, not the server's.
 
-Budget: about 4-5 minutes with the defaults on the 2-core development machine; ``--quick``
-(B = 100 with 1 and 8 workers, smaller studies) about a minute. A server restart
-repeats the phase it falls in.
+Budget: about 4-5 minutes with the defaults on the 2-core development machine, the proxy
+runs included (10 under heavy load); ``--quick`` (B = 100 with 1 and 8 workers, smaller
+studies) about two. A server restart repeats the phase it falls in.
 
 Usage::
 
     python benchmarks/storage_throughput.py [--quick] [--budget 300] [--workers 1,2,4,8]
+        [--paths direct,proxy]
         [--trials 100] [--warm-up 20] [--big-trials 40] [--prefill 1000] [--running 25]
         [--admin-url URL] [--out PATH]
 """
@@ -105,6 +117,7 @@ from sqlalchemy import event, text
 
 import lrtune.study._gate as gate
 import lrtune.study._loop as loop
+from lrtune.cli._proxy import start_proxy
 from lrtune.storage import Database, Heartbeat, open_study_storage
 from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
 from lrtune.study._loop import run_trials
@@ -145,6 +158,9 @@ DEVICE = "cuda:0"
 GPU = "0: NVIDIA H100 80GB HBM3"
 TOP_METHODS = 8
 TOP_CALLERS = 12
+PATHS = ("direct", "proxy")
+PROXY_THREADS = 10
+"""``lrtune storage-proxy --threads``' default."""
 
 
 # --- databases -----------------------------------------------------------------------------
@@ -405,14 +421,15 @@ def throughput_worker(job: WorkerJob, barrier: Any, results: Any, release: Any) 
     """One worker process: open the storage, wait for the others, run lrtune's loop.
 
     It keeps its connections open until ``release`` is set, so that the server's CPU
-    can be read first.
+    can be read first. Through the proxy it has no connection, and counts no SQL.
     """
     quiet_optuna()
     storage = open_study_storage(job.url, heartbeat=HEARTBEAT)
     study = optuna.load_study(
         study_name=job.study_name, storage=storage, sampler=RandomSampler(seed=job.index)
     )
-    sql = SqlCounter(engine_of(storage))
+    direct = not job.url.startswith("grpc://")
+    sql = SqlCounter(engine_of(storage)) if direct else None
     claims: list[float] = []
     finished_at: list[float] = []
     study._storage.get_all_trials(study._study_id)  # connect before the clock starts
@@ -432,47 +449,110 @@ def throughput_worker(job: WorkerJob, barrier: Any, results: Any, release: Any) 
             "last_tell": max(finished_at, default=None),
             "returned": time.monotonic(),
             "claim_s": claims,
-            "sql": sql.snapshot(),
+            "sql": {} if sql is None else sql.snapshot(),
         }
     )
     release.wait(timeout=120)
 
 
-def run_throughput(admin_url: str, workers: int, budget: int) -> dict[str, Any]:
+def proxy_server(url: str, commands: Any) -> None:
+    """``lrtune storage-proxy``'s server on ``url``, in its own process, its SQL counted.
+
+    Sends its port, then answers each ``"snapshot"`` with its SQL counts and CPU seconds;
+    stops at anything else.
+    """
+    quiet_optuna()
+    database = Database.open(url, heartbeat=HEARTBEAT)
+    assert database.engine is not None
+    sql = SqlCounter(database.engine)
+    proxy = start_proxy(database, HEARTBEAT, "127.0.0.1", 0, PROXY_THREADS)
+    try:
+        commands.send(proxy.port)
+        while commands.recv() == "snapshot":
+            commands.send(sql.snapshot() | {"cpu_s": time.process_time()})
+    finally:
+        proxy.stop()
+        database.close()
+
+
+@contextlib.contextmanager
+def serving(url: str, path: str) -> Iterator[tuple[str, Callable[[], dict[str, float]] | None]]:
+    """The URL workers use on ``path`` ("direct", "proxy"), and the proxy's counts if any."""
+    if path == "direct":
+        yield url, None
+        return
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=proxy_server, args=(url, theirs))
+    process.start()
+    try:
+        if not ours.poll(60):
+            raise RuntimeError(f"the proxy did not start (exit code {process.exitcode})")
+        port = ours.recv()
+
+        def snapshot() -> dict[str, float]:
+            ours.send("snapshot")
+            return dict(ours.recv())
+
+        yield f"grpc://127.0.0.1:{port}", snapshot
+        ours.send("stop")
+        process.join(timeout=30)
+    finally:
+        if process.is_alive():
+            process.terminate()
+
+
+def run_throughput(admin_url: str, workers: int, budget: int, path: str) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     clock = time.perf_counter()
-    with fresh_database(admin_url, f"throughput_{workers}") as url:
+    phase = f"throughput_{workers}" if path == "direct" else f"{path}_{workers}"
+    with fresh_database(admin_url, phase) as url:
         name = f"throughput-{uuid.uuid4().hex[:8]}"
         creator = open_study_storage(url, heartbeat=HEARTBEAT)
         optuna.create_study(storage=creator, study_name=name, direction="minimize")
         engine_of(creator).dispose()
         barrier, results, release = context.Barrier(workers + 1), context.Queue(), context.Event()
-        processes = [
-            context.Process(
-                target=throughput_worker,
-                args=(WorkerJob(url, name, budget, index), barrier, results, release),
-            )
-            for index in range(workers)
-        ]
-        try:
-            for process in processes:
-                process.start()
-            barrier.wait(timeout=120)
-            started, cpu_before = time.monotonic(), backend_cpu(admin_url, url)
-            reports = collect(results, processes)
-            cpu = cpu_used(cpu_before, backend_cpu(admin_url, url))
-            release.set()
-            for process in processes:
-                process.join()
-        finally:
-            for process in processes:
-                if process.is_alive():
-                    process.terminate()
+        with serving(url, path) as (target, proxy_counts):
+            processes = [
+                context.Process(
+                    target=throughput_worker,
+                    args=(WorkerJob(target, name, budget, index), barrier, results, release),
+                )
+                for index in range(workers)
+            ]
+            try:
+                for process in processes:
+                    process.start()
+                barrier.wait(timeout=120)
+                started, cpu_before = time.monotonic(), backend_cpu(admin_url, url)
+                proxy_before = None if proxy_counts is None else proxy_counts()
+                reports = collect(results, processes)
+                cpu = cpu_used(cpu_before, backend_cpu(admin_url, url))
+                proxy_after = None if proxy_counts is None else proxy_counts()
+                release.set()
+                for process in processes:
+                    process.join()
+            finally:
+                for process in processes:
+                    if process.is_alive():
+                        process.terminate()
         rows = study_rows(url, name)
     if any(process.exitcode != 0 for process in processes):
         raise RuntimeError(f"a worker failed: exit codes {[p.exitcode for p in processes]}")
-    summary = summarize_throughput(workers, budget, started, reports, rows, cpu)
+    sql: Counter[str] = Counter()
+    if proxy_before is None or proxy_after is None:
+        for report in reports:
+            sql.update(report["sql"])
+    else:
+        sql.update({k: v - proxy_before.get(k, 0) for k, v in proxy_after.items()})
+    proxy_cpu = sql.pop("cpu_s", None) if path == "proxy" else None
+    summary = summarize_throughput(workers, budget, started, reports, rows, cpu, sql)
+    summary |= {"path": path, "proxy_cpu_ms_per_trial": _per_trial_ms(proxy_cpu, budget)}
     return summary | {"phase_s": time.perf_counter() - clock}
+
+
+def _per_trial_ms(seconds: float | None, budget: int) -> float | None:
+    return None if seconds is None else seconds / budget * 1000
 
 
 def collect(results: Any, processes: Sequence[Any]) -> list[dict[str, Any]]:
@@ -519,12 +599,11 @@ def summarize_throughput(
     reports: list[dict[str, Any]],
     rows: dict[str, Any],
     cpu: float | None,
+    sql: Counter[str],
 ) -> dict[str, Any]:
+    """One run's figures; ``sql``: the statements, commits and checkouts it made."""
     last = max(r["last_tell"] for r in reports if r["last_tell"] is not None)
     claims = np.array([s for r in reports for s in r["claim_s"]]) * 1000
-    sql: Counter[str] = Counter()
-    for report in reports:
-        sql.update(report["sql"])
     seconds = last - started
     exact = (
         rows["states"].get("COMPLETE", 0) == budget
@@ -891,7 +970,10 @@ def workers_per_database(
     Every worker keeps one trial running, so W workers mean W running trials; each cost
     is fitted as ``a + b W`` between the prefilled studies without and with running trials.
     """
-    top = max(throughput, key=lambda run: run["workers"])
+    top = max(
+        (run for run in throughput if run.get("path", "direct") == "direct"),
+        key=lambda run: run["workers"],
+    )
     idle = min(realistic, key=lambda run: (run["running"], -run["finished"]))
     busy = max(realistic, key=lambda run: (run["running"], run["finished"]))
 
@@ -978,22 +1060,25 @@ def markdown(document: dict[str, Any]) -> str:
 
 def throughput_table(runs: Sequence[dict[str, Any]]) -> str:
     rows = [
-        "| workers | trials (B) | s | finished trials/s | exact B, no repeats | "
+        "| path | workers | trials (B) | s | finished trials/s | exact B, no repeats | "
         "claim ms median (p90) | advisory locks per claim | SQL statements per trial | "
-        "PostgreSQL CPU ms per trial | PostgreSQL CPU, cores |",
-        "| ---: | ---: | ---: | ---: | :--- |" + " ---: |" * 5,
+        "PostgreSQL CPU ms per trial | PostgreSQL CPU, cores | proxy CPU ms per trial |",
+        "| :--- | ---: | ---: | ---: | ---: | :--- |" + " ---: |" * 6,
     ]
     for run in runs:
         cpu, share = run["postgres_cpu_ms_per_trial"], run["postgres_cpu_share"]
+        proxy_cpu = run.get("proxy_cpu_ms_per_trial")
         others = {k: v for k, v in run["states"].items() if k != "COMPLETE"}
         exact = ("yes" if run["exact"] else "NO") + (f" (also {others})" if others else "")
         rows.append(
-            f"| {run['workers']} | {run['budget']} | {run['seconds']:.1f} | "
+            f"| {run.get('path', 'direct')} | {run['workers']} | {run['budget']} | "
+            f"{run['seconds']:.1f} | "
             f"{run['trials_per_s']:.1f} | {exact} | "
             f"{run['claim_ms_median']:.0f} ({run['claim_ms_p90']:.0f}) | "
             f"{run['advisory_locks_per_claim']:.2f} | {run['statements_per_trial']:.0f} | "
             f"{'n/a' if cpu is None else f'{cpu:.1f}'} | "
-            f"{'n/a' if share is None else f'{share:.2f}'} |"
+            f"{'n/a' if share is None else f'{share:.2f}'} | "
+            f"{'-' if proxy_cpu is None else f'{proxy_cpu:.1f}'} |"
         )
     return "\n".join(rows)
 
@@ -1091,12 +1176,21 @@ def counts(text: str) -> tuple[int, ...]:
     return values
 
 
+def paths(text: str) -> tuple[str, ...]:
+    """Comma-separated paths, each "direct" or "proxy" (else a usage error)."""
+    values = tuple(item.strip() for item in text.split(",") if item.strip())
+    if not values or not set(values) <= set(PATHS):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of {' or '.join(PATHS)}.")
+    return values
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
     add("--quick", action="store_true", help="about a minute: smaller runs")
     add("--budget", type=int, help=f"no-op trials per throughput run ({FULL['budget']})")
     add("--workers", type=counts, help="comma-separated worker counts (1,2,4,8)")
+    add("--paths", type=paths, default=PATHS, help="direct, proxy or both (direct,proxy)")
     add("--trials", type=int, help=f"measured trials of the fresh study ({FULL['trials']})")
     add("--warm-up", type=int, help=f"warm-up trials of the fresh study ({FULL['warm_up']})")
     add("--big-trials", type=int, help=f"measured, prefilled studies ({FULL['big_trials']})")
@@ -1110,6 +1204,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             setattr(args, name, value)
     if args.budget < max(args.workers) or min(args.trials, args.big_trials) < 1:
         parser.error("--budget must be at least the most workers; --trials positive.")
+    if "direct" not in args.paths:
+        parser.error("--paths must include direct: the workers per server are fitted on it.")
     if args.prefill < 0 or args.running < 1:
         parser.error("--prefill must be zero or more, --running positive.")
     name = "storage_throughput_quick.json" if args.quick else "storage_throughput.json"
@@ -1127,12 +1223,13 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     started, load_before, clock = utc_now(), load_average(), time.perf_counter()
     commit, dirty = tree()  # the code this process imported
     throughput, restarts = [], 0
-    for workers in args.workers:
-        phase = functools.partial(run_throughput, args.admin_url, workers, args.budget)
-        run, attempts = guarded(args.admin_url, phase)
-        throughput.append(run)
-        restarts += attempts - 1
-        print(throughput_table(throughput[-1:]).splitlines()[-1], file=sys.stderr)
+    for path in args.paths:
+        for workers in args.workers:
+            phase = functools.partial(run_throughput, args.admin_url, workers, args.budget, path)
+            run, attempts = guarded(args.admin_url, phase)
+            throughput.append(run)
+            restarts += attempts - 1
+            print(throughput_table(throughput[-1:]).splitlines()[-1], file=sys.stderr)
     studies = [
         (0, [Stage(0, args.warm_up, args.trials)]),
         (
@@ -1167,6 +1264,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "settings": {
             "budget": args.budget,
             "workers": list(args.workers),
+            "paths": list(args.paths),
+            "proxy_threads": PROXY_THREADS,
             "studies": [
                 {"prefilled": prefilled, "stages": [vars(stage) for stage in stages]}
                 for prefilled, stages in studies

@@ -3,7 +3,8 @@
 The hierarchy::
 
     LRTuneError
-    ├── TaskError          a task file or module cannot be loaded, or holds no Task
+    ├── TaskError          a task file or module cannot be loaded, or holds no Task, or
+    │                      its model, loader and criterion do not fit (at the first batch)
     ├── StorageError       a storage URL is malformed or unreachable, or a query failed
     │   └── NotFoundError  a stored record (range test, study) does not exist
     ├── RegistryError      an unknown name (optimizer, suggestion rule, ...) was given
@@ -22,7 +23,7 @@ class LRTuneError(Exception):
 
 
 class TaskError(LRTuneError):
-    """A task could not be loaded."""
+    """A task could not be loaded, or its parts do not fit together at the first batch."""
 
 
 class StorageError(LRTuneError):

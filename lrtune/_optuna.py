@@ -92,6 +92,24 @@ def rdb_models() -> ModuleType:
     return models
 
 
+def stale_trial_ids(storage: optuna.storages.BaseStorage, study_id: int) -> list[int]:
+    """The running trials of a study whose heartbeat stopped for the storage's grace period:
+    what ``optuna.storages.fail_stale_trials`` fails (Optuna names the query privately)."""
+    if not is_heartbeat_enabled(storage):
+        return []
+    assert isinstance(storage, BaseHeartbeat)
+    return storage._get_stale_trial_ids(study_id)
+
+
+class RemoteHeartbeat(BaseHeartbeat):
+    """Heartbeats that another process judges (``lrtune storage-proxy``): a storage with
+    these records beats, and reports no stale trials to its own process (Optuna's protocol
+    names that query privately)."""
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        return []
+
+
 def grpc_service() -> tuple[ModuleType, Any]:
     """Optuna's gRPC proxy: its generated module and its servicer class."""
     from optuna.storages._grpc.auto_generated import api_pb2_grpc
@@ -103,6 +121,7 @@ def grpc_service() -> tuple[ModuleType, Any]:
 __all__ = [
     "RDB_PRIVATE_METHODS",
     "BaseHeartbeat",
+    "RemoteHeartbeat",
     "backend_of",
     "cached_trials",
     "experimental_ok",
@@ -110,6 +129,7 @@ __all__ = [
     "grpc_service",
     "is_heartbeat_enabled",
     "rdb_models",
+    "stale_trial_ids",
     "storage_of",
     "study_id_of",
     "trial_id_of",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import warnings
 from pathlib import Path
 
 import optuna
@@ -59,6 +60,22 @@ def test_storage_internals_exist(study: optuna.Study) -> None:
     assert cached.get_all_studies()[0].study_name == study.study_name
     assert _optuna.is_heartbeat_enabled(backend) is False
     assert issubclass(optuna.storages.RDBStorage, _optuna.BaseHeartbeat)
+
+
+def test_the_stale_trial_query_is_the_one_heartbeats_use(tmp_path: Path) -> None:
+    with warnings.catch_warnings():  # experimental; meant for Study.optimize
+        warnings.simplefilter("ignore")
+        storage = optuna.storages.RDBStorage(
+            f"sqlite:///{tmp_path / 'beats.db'}", heartbeat_interval=1, grace_period=2
+        )
+        study = optuna.create_study(storage=storage)
+        trial = study.ask()
+    storage.record_heartbeat(_optuna.trial_id_of(trial))
+    assert _optuna.stale_trial_ids(storage, _optuna.study_id_of(study)) == []
+    assert "_get_stale_trial_ids" in _optuna.BaseHeartbeat.__abstractmethods__
+    without = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'beats.db'}")
+    assert _optuna.stale_trial_ids(without, _optuna.study_id_of(study)) == []
+    assert _optuna.RemoteHeartbeat._get_stale_trial_ids.__name__ == "_get_stale_trial_ids"
 
 
 def test_tables_and_the_grpc_service_exist() -> None:

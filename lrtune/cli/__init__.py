@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from lrtune.cli._common import EXIT_BAD_INPUT, BadInput, handle_errors
@@ -12,10 +14,25 @@ from lrtune.cli._studies import best, export, report, studies, study
 from lrtune.cli._workers import worker
 
 
+class _Group(click.Group):
+    """lrtune's commands: a usage error too is one line on stderr (exit 2), with the hint
+    to ``--help`` on it rather than the usage text above it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            if error.ctx is None:
+                raise
+            hint = f" (see '{error.ctx.command_path} --help')"
+            raise click.UsageError(f"{error.format_message()}{hint}") from error
+
+
 @click.group(
+    cls=_Group,
     # Every option can come from the environment too: LRTUNE_<COMMAND>_<OPTION>
     # (LRTUNE_FIND_NUM_ITER=50, LRTUNE_RUNS_LIMIT=5); LRTUNE_STORAGE stays the default database.
-    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "LRTUNE"}
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "LRTUNE"},
 )
 @click.version_option(package_name="lrtune")
 def cli() -> None:

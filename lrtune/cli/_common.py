@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from lrtune._exceptions import LRTuneError, NotFoundError, StorageError
 
+if TYPE_CHECKING:
+    import optuna
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_BAD_INPUT = 2
+MAX_HEARTBEAT_INTERVAL_S = 3600
+MAX_GRACE_S = 86_400
+"""Bounds of the heartbeat options: an hour between beats, a day of silence at most."""
 
 
 class BadInput(click.ClickException):
@@ -62,6 +68,17 @@ def _rpc_reason(error: Exception) -> str:
     return reason.splitlines()[0] if reason else type(error).__name__
 
 
+def read_studies(storage: str | None) -> optuna.storages.BaseStorage:
+    """Optuna's storage for a command that only reads: it writes nothing and creates no
+    database, so that a mistyped path is an error, not a new empty file. Through the
+    gRPC proxy, the proxy's (which the command then only reads)."""
+    from lrtune.storage import Database, storage_backend
+
+    if storage_backend(storage) == "grpc":
+        return Database.open(storage).studies
+    return Database.open_read_only(storage).studies
+
+
 storage_option = click.option(
     "--storage",
     envvar="LRTUNE_STORAGE",
@@ -75,14 +92,14 @@ def heartbeat_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--heartbeat-interval`` and ``--grace-period``, for workers and the study."""
     command = click.option(
         "--grace-period",
-        type=click.IntRange(min=2),
+        type=click.IntRange(2, MAX_GRACE_S),
         default=40,
         show_default=True,
         help="Seconds without a heartbeat before a trial is failed and retried elsewhere.",
     )(command)
     return click.option(
         "--heartbeat-interval",
-        type=click.IntRange(min=1),
+        type=click.IntRange(1, MAX_HEARTBEAT_INTERVAL_S),
         default=10,
         show_default=True,
         help="Seconds between a running trial's heartbeats.",

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import socket
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
 
-from lrtune.cli._common import BadInput, handle_errors, storage_option
+from lrtune.cli._common import BadInput, handle_errors, heartbeat_options, storage_option
 
 if TYPE_CHECKING:
     import grpc
-    import optuna
+
+    from lrtune.storage import Database, Heartbeat, StaleTrialSweeper
 
 STOP_GRACE_S = 5.0
 """How long requests in flight may take to finish once the proxy is told to stop."""
@@ -36,32 +38,72 @@ STOP_GRACE_S = 5.0
     show_default=True,
     help="Requests served at once.",
 )
+@heartbeat_options
 @handle_errors
-def storage_proxy(storage: str | None, host: str, port: int, threads: int) -> None:
+def storage_proxy(
+    storage: str | None,
+    host: str,
+    port: int,
+    threads: int,
+    heartbeat_interval: int,
+    grace_period: int,
+) -> None:
     """Serve the database to workers over gRPC: they use --storage grpc://HOST:PORT and
     need no database password or connection of their own.
 
-    Trials run through the proxy have no heartbeats, so a killed worker's trial is not
-    retried. SIGTERM or Ctrl-C stops the proxy and exits 0.
+    Workers' trials beat through the proxy; every --heartbeat-interval seconds it fails
+    the trials of its workers that have not beaten for --grace-period seconds (a killed
+    worker's, say) and queues each for retry. Give the workers a shorter
+    --heartbeat-interval than the proxy's --grace-period. SIGTERM or Ctrl-C stops the
+    proxy and exits 0.
     """
-    from lrtune.storage import Database, resolve_url, storage_backend
+    from lrtune.storage import Database, Heartbeat, resolve_url, storage_backend
 
     if storage_backend(storage) == "grpc":
         url = resolve_url(storage)
         raise BadInput(f"--storage must name the database, not another proxy: {url!r}.")
+    from lrtune.cli._studies import log_to_stderr, quiet_optuna
     from lrtune.study import StopSignals
 
+    heartbeat = Heartbeat(heartbeat_interval, grace_period)
     _check_port_free(host, port)
-    with StopSignals() as signals:  # before listening: a stop that comes early is caught
-        database = Database.open(storage)
-        server, bound = _start_server(database.studies, host, port, threads)
-        address = f"grpc://{_grpc_host(host)}:{bound}"
-        reach = f"grpc://{_reachable_host(host)}:{bound}"
+    quiet_optuna()
+    # Before listening: a stop that comes early is caught. The log shows stale trials.
+    with StopSignals() as signals, log_to_stderr():
+        database = Database.open(storage, heartbeat=heartbeat)
+        proxy = start_proxy(database, heartbeat, host, port, threads)
+        address = f"grpc://{_grpc_host(host)}:{proxy.port}"
+        reach = f"grpc://{_reachable_host(host)}:{proxy.port}"
         click.echo(f"Serving {database.url} on {address}; workers use --storage {reach}")
         while signals.received is None:
             signals.sleep(60.0)
-    server.stop(grace=STOP_GRACE_S).wait()
+    proxy.stop()
     click.echo(f"Storage proxy stopped by {signals.received}.")
+
+
+@dataclass
+class RunningProxy:
+    """A listening proxy and the thread that fails its workers' stale trials."""
+
+    server: grpc.Server
+    sweeper: StaleTrialSweeper
+    port: int
+
+    def stop(self) -> None:
+        self.sweeper.stop()
+        self.server.stop(grace=STOP_GRACE_S).wait()
+
+
+def start_proxy(
+    database: Database, heartbeat: Heartbeat, host: str, port: int, threads: int
+) -> RunningProxy:
+    """Serve ``database`` (opened with ``heartbeat``) on ``host:port``, relaying the
+    workers' heartbeats and failing their stale trials (``lrtune.storage._proxy_heartbeats``)."""
+    from lrtune.storage import RelayedHeartbeats, StaleTrialSweeper
+
+    served = RelayedHeartbeats(database.studies, heartbeat)
+    server, bound = _start_server(served, host, port, threads)
+    return RunningProxy(server, StaleTrialSweeper(database.studies, heartbeat).start(), bound)
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -83,9 +125,7 @@ def _check_port_free(host: str, port: int) -> None:
                 raise click.ClickException(f"Cannot listen on {host}:{port}: {reason}.") from error
 
 
-def _start_server(
-    storage: optuna.storages.BaseStorage, host: str, port: int, threads: int
-) -> tuple[grpc.Server, int]:
+def _start_server(storage: object, host: str, port: int, threads: int) -> tuple[grpc.Server, int]:
     """Optuna's proxy server, listening; built here rather than by ``make_server`` because
     gRPC's default SO_REUSEPORT would let a second proxy share the port without an error."""
     import grpc

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lrtune.cli._common import BadInput, handle_errors, json_option, storage_option
+from lrtune._checks import MAX_COUNT, MAX_ROWS, MAX_SEED
+from lrtune.cli._common import (
+    BadInput,
+    handle_errors,
+    json_option,
+    read_studies,
+    storage_option,
+)
+from lrtune.cli._paths import check_output_file, written
 from lrtune.finder import DEFAULT_RULE, RULES, FinderResult
 from lrtune.optimizers import OPTIMIZERS
 
@@ -31,9 +39,7 @@ if TYPE_CHECKING:
     help=f"Optimizer to test; repeat for several ({', '.join(OPTIMIZERS.names())}).",
 )
 @storage_option
-@click.option(
-    "--plot", "plot_path", type=click.Path(dir_okay=False), help="Write the curves to this PNG."
-)
+@click.option("--plot", "plot_path", type=click.Path(), help="Write the curves to this PNG.")
 @json_option
 @click.option("--start-lr", type=float, default=1e-7, show_default=True)
 @click.option("--end-lr", type=float, default=10.0, show_default=True)
@@ -45,7 +51,7 @@ if TYPE_CHECKING:
 @click.option("--val", is_flag=True, help="Record the validation loss (Leslie Smith's mode).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
 @click.option("--amp", type=click.Choice(["bf16", "fp16"]), default=None, help="Mixed precision.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option(
     "--refine",
     is_flag=True,
@@ -101,7 +107,7 @@ def find(
         group = uuid.uuid4().hex[:12]
         results = [_find_one(task, name, seed, sweep_options, store, group) for name in optimizers]
     if plot_path:
-        _save_plot(results, plot_path)
+        _save_plot_of_stored(results, plot_path, as_json)
     _emit(results, as_json, plot_path)
 
 
@@ -156,7 +162,14 @@ def _refine(
         for name in optimizers
     ]
     if plot_path:
-        plot_refine(results).savefig(plot_path, dpi=120)
+        try:
+            written("--plot", plot_path, lambda: plot_refine(results).savefig(plot_path, dpi=120))
+        except click.ClickException as error:
+            names = ", ".join(repr(r.study_name) for r in results)
+            raise type(error)(
+                f"Stored as study {names}, but the plot could not be written: {error.message} "
+                f"Draw it again with `lrtune show --refine STUDY --plot FILE`."
+            ) from error
     if as_json:
         click.echo(json.dumps([refine_dict(r) for r in results], indent=2))
         return
@@ -201,25 +214,38 @@ def _check_plot_path(path: str | None) -> None:
         return
     if Path(path).suffix.lower() not in {".png", ".svg", ".pdf"}:
         raise BadInput(f"--plot must name a .png, .svg or .pdf file, but got {path!r}.")
-    if not Path(path).resolve().parent.is_dir():
-        raise BadInput(f"--plot: the folder of {path!r} does not exist.")
+    check_output_file("--plot", path)
 
 
 def _save_plot(results: Sequence[FinderResult], path: str) -> None:
     from lrtune.report import plot_range_tests
 
-    plot_range_tests(results).savefig(path, dpi=120)
+    written("--plot", path, lambda: plot_range_tests(results).savefig(path, dpi=120))
+
+
+def _save_plot_of_stored(results: Sequence[FinderResult], path: str, as_json: bool) -> None:
+    """The plot of range tests just stored: a failed write says they are kept."""
+    try:
+        _save_plot(results, path)
+    except click.ClickException as error:
+        _emit(results, as_json, None)  # the results themselves, before the one error line
+        ids = " ".join(str(r.id) for r in results)
+        runs = "runs" if len(results) > 1 else "run"
+        raise type(error)(
+            f"Stored as {runs} {ids}, but the plot could not be written: {error.message} "
+            f"Draw it again with `lrtune show {ids} --plot FILE`."
+        ) from error
 
 
 def _emit(results: Sequence[FinderResult], as_json: bool, plot_path: str | None) -> None:
-    from lrtune.report import result_dict, suggestion_table
+    from lrtune.report import result_dict, stop_text, suggestion_table
 
     if as_json:
         click.echo(json.dumps([result_dict(r) for r in results], indent=2))
         return
     click.echo(suggestion_table(results))
     for result in results:
-        click.echo(f"{result.optimizer}: {result.stop_detail}")
+        click.echo(f"{result.optimizer}: {stop_text(result)}")
     if plot_path:
         click.echo(f"Plot written to {plot_path}")
 
@@ -227,15 +253,15 @@ def _emit(results: Sequence[FinderResult], as_json: bool, plot_path: str | None)
 @click.command()
 @storage_option
 @click.option("--task", default=None, help="Only range tests of this task.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@click.option("--limit", type=click.IntRange(1, MAX_ROWS), default=None, help="At most this many.")
 @json_option
 @handle_errors
 def runs(storage: str | None, task: str | None, limit: int | None, as_json: bool) -> None:
     """List stored range tests, newest first."""
-    from lrtune.report import fmt, table
+    from lrtune.report import fmt, stop_label, table
     from lrtune.storage import Storage
 
-    with Storage(storage) as store:
+    with Storage(storage, read_only=True) as store:
         summaries = store.list_range_tests(task=task, limit=limit)
     if as_json:
         click.echo(json.dumps([_summary_dict(s) for s in summaries], indent=2, default=str))
@@ -245,6 +271,7 @@ def runs(storage: str | None, task: str | None, limit: int | None, as_json: bool
         return
     headers = [
         "id",
+        "group",
         "created (UTC)",
         "task",
         "optimizer",
@@ -256,13 +283,14 @@ def runs(storage: str | None, task: str | None, limit: int | None, as_json: bool
     rows = [
         [
             str(s.id),
+            s.group or "-",
             s.created_at.isoformat(sep=" ", timespec="seconds"),
             s.task or "-",
             s.optimizer,
             fmt(s.suggested_lr),
             fmt(s.min_lr),
             fmt(s.max_lr),
-            s.stop_reason,
+            stop_label(s.stop_reason),
         ]
         for s in summaries
     ]
@@ -282,10 +310,10 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
 
 
 @click.command()
-@click.argument("run_ids", metavar="RUN...", type=int, nargs=-1)
+@click.argument("run_ids", metavar="RUN...", type=click.IntRange(1, MAX_COUNT), nargs=-1)
 @storage_option
 @click.option("--group", default=None, help="Show every range test of this group.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Re-plot to this PNG.")
+@click.option("--plot", "plot_path", type=click.Path(), help="Re-plot to this PNG.")
 @click.option("--rule", default=None, help="Recompute the suggestion with this rule.")
 @click.option(
     "--refine", "refine_study", default=None, metavar="STUDY", help="Show this refine run."
@@ -320,7 +348,7 @@ def show(
     if rule is not None:
         RULES.get(rule)
     _check_plot_path(plot_path)
-    with Storage(storage) as store:
+    with Storage(storage, read_only=True) as store:
         results = [store.get_range_test(run_id) for run_id in run_ids]
         results += store.get_group(group) if group is not None else []
     if rule is not None:
@@ -338,14 +366,14 @@ def show(
 def _show_refine(name: str, storage: str | None, plot_path: str | None, as_json: bool) -> None:
     from lrtune.refine import STUDY_KIND, result_from_study
     from lrtune.report import plot_refine, refine_dict, refine_summary, refine_table
-    from lrtune.storage import load_study, open_study_storage
+    from lrtune.storage import load_study
 
-    study = load_study(name, open_study_storage(storage))
+    study = load_study(name, read_studies(storage))
     if study.user_attrs.get("kind") != STUDY_KIND or "lr" not in study.user_attrs:
         raise BadInput(f"Study {name!r} is not a finished refine run (see `lrtune studies`).")
     result = result_from_study(study)
     if plot_path:
-        plot_refine(result).savefig(plot_path, dpi=120)
+        written("--plot", plot_path, lambda: plot_refine(result).savefig(plot_path, dpi=120))
     if as_json:
         click.echo(json.dumps(refine_dict(result), indent=2))
         return

@@ -8,19 +8,21 @@ import logging
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from lrtune._checks import MAX_COUNT
 from lrtune.cli._common import (
     BadInput,
     handle_errors,
     heartbeat_options,
     json_option,
+    read_studies,
     storage_option,
 )
 from lrtune.cli._launch import LocalWorkers, WorkerPlan, parse_devices, plan_workers
+from lrtune.cli._paths import check_output_file, check_output_folder, written
 
 if TYPE_CHECKING:
     import optuna
@@ -31,19 +33,25 @@ if TYPE_CHECKING:
 
 EXIT_INTERRUPTED = 130
 """What a shell reports for a command stopped by Ctrl-C."""
+MAX_LOCAL_WORKERS = 256
+"""The most worker processes ``--workers`` starts on one machine."""
 
 study_name_argument = click.argument("study_name", metavar="STUDY")
 
 
 @click.command()
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
-@click.option("--n-trials", type=click.IntRange(min=1), help="The study's total trial budget.")
+@click.option(
+    "--n-trials", type=click.IntRange(1, MAX_COUNT), help="The study's total trial budget."
+)
 @storage_option
 @click.option("--study-name", help="Default: the spec's study_name, else its file name.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
 @click.option("--device", help="auto, cpu, cuda, cuda:1, ... [default: the spec's, else auto]")
 @click.option(
-    "--workers", type=click.IntRange(min=1), help="Run the trials in N local worker processes."
+    "--workers",
+    type=click.IntRange(1, MAX_LOCAL_WORKERS),
+    help="Run the trials in N local worker processes.",
 )
 @click.option("--devices", help="GPUs for the workers, one worker each unless --workers: 0,1")
 @click.option("--create-only", is_flag=True, help="Create the study; let workers run it.")
@@ -80,14 +88,47 @@ def study(
     database = Database.open(storage, heartbeat=heartbeat)
     # With workers elsewhere, only the range tests run here, on the first worker's device.
     device_here = plans[0].torch_device() if local or create_only else spec.options.device
+    budget_before = _stored_budget(spec.study_name, database) if create_only else None
     result = _run(spec, database, device_here, create_only=local or create_only)
     if create_only:
-        click.echo(f"Created study {result.study_name!r}; start workers with:")
+        click.echo(f"{_created(result, database, budget_before)}; start workers with:")
         click.echo(f"  lrtune worker --study {result.study_name} --storage {database.url}")
         return
     if local:
         _run_local_workers(result, database, plans, heartbeat)
     _print_best(result)
+
+
+def _stored_budget(name: str, database: Database) -> int | None:
+    """The budget of the study ``name`` as stored, or ``None`` if there is no such study
+    (or lrtune did not create it: ``run_study`` refuses it then)."""
+    from lrtune.storage import load_study, study_names
+    from lrtune.study import has_settings, read_settings
+
+    if name not in study_names(database.studies):
+        return None
+    found = load_study(name, database.studies)
+    return read_settings(found).n_trials if has_settings(found) else None
+
+
+def _created(study: optuna.Study, database: Database, budget_before: int | None) -> str:
+    """What ``--create-only`` did: created the study, or found it and kept or changed
+    its budget; never silently."""
+    from lrtune.study import read_settings
+
+    if budget_before is None:
+        return f"Created study {study.study_name!r}"
+    budget = read_settings(study).n_trials
+    finished = _count_finished(study, database)
+    if budget == budget_before:
+        return (
+            f"Study {study.study_name!r} exists already (budget {budget} trials, "
+            f"{finished} finished); nothing changed"
+        )
+    return (
+        f"Study {study.study_name!r} exists already: its budget went from {budget_before} "
+        f"to {budget} trials ({finished} finished)"
+    )
 
 
 def _load_spec(path: str, **overrides: object) -> StudySpec:
@@ -241,9 +282,9 @@ def _print_best(study: optuna.Study) -> None:
 
 
 def _load(name: str, storage: str | None) -> optuna.Study:
-    from lrtune.storage import load_study, open_study_storage
+    from lrtune.storage import load_study
 
-    return load_study(name, open_study_storage(storage))
+    return load_study(name, read_studies(storage))
 
 
 @click.command()
@@ -253,10 +294,9 @@ def _load(name: str, storage: str | None) -> optuna.Study:
 def studies(storage: str | None, as_json: bool) -> None:
     """List stored studies with their progress and best value."""
     from lrtune.report import fmt, table
-    from lrtune.storage import open_study_storage
     from lrtune.study import study_summaries
 
-    summaries = study_summaries(open_study_storage(storage))
+    summaries = study_summaries(read_studies(storage))
     if as_json:
         click.echo(json.dumps(summaries, indent=2, default=str))
         return
@@ -310,16 +350,15 @@ def best(study_name: str, storage: str | None, as_json: bool, code_only: bool) -
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True
 )
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Default: STUDY.FORMAT")
+@click.option("--out", "out_path", type=click.Path(), help="Default: STUDY.FORMAT")
 @handle_errors
 def export(study_name: str, storage: str | None, fmt: str, out_path: str | None) -> None:
     """Write every trial of STUDY, with its parameters and results, to CSV or Parquet."""
     from lrtune.report import export_trials
 
-    path = Path(out_path or f"{study_name}.{fmt}")
-    if not path.resolve().parent.is_dir():
-        raise BadInput(f"--out: the folder of '{path}' does not exist.")
-    rows = export_trials(_load(study_name, storage), path, fmt)  # type: ignore[arg-type]
+    path = check_output_file("--out", out_path or f"{study_name}.{fmt}")
+    study = _load(study_name, storage)
+    rows = written("--out", path, lambda: export_trials(study, path, fmt))  # type: ignore[arg-type]
     click.echo(f"Wrote {rows} trials to {path}")
 
 
@@ -327,16 +366,14 @@ def export(study_name: str, storage: str | None, fmt: str, out_path: str | None)
 @study_name_argument
 @storage_option
 @click.option("--out", "out_dir", type=click.Path(), required=True, help="Folder for the PNGs.")
-@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--top", type=click.IntRange(1, MAX_COUNT), default=5, show_default=True)
 @handle_errors
 def report(study_name: str, storage: str | None, out_dir: str, top: int) -> None:
     """Write PNG figures of STUDY to DIR: history, best by optimizer and schedule, top
     trials' LR and validation curves, parameter importances."""
     from lrtune.report import write_report
 
+    directory = check_output_folder("--out", out_dir)
     study = _load(study_name, storage)
-    directory = Path(out_dir)
-    if directory.exists() and not directory.is_dir():
-        raise BadInput(f"--out: '{directory}' is not a folder.")
-    for path in write_report(study, directory, top=top):
+    for path in written("--out", directory, lambda: write_report(study, directory, top=top)):
         click.echo(f"Wrote {path}")

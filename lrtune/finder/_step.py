@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from lrtune._batch import BatchFn, OutputFn, batch_size, forward, to_device
+from lrtune._first_batch import check_loss, check_targets
 from lrtune.finder._state import has_train_mode
 
 Criterion = Callable[[Any, Any], torch.Tensor]
@@ -37,6 +38,8 @@ class StepRunner:
     accumulation_steps: int = 1
     amp_dtype: torch.dtype | None = None
     scaler: torch.amp.GradScaler | None = None
+    _unchecked: bool = field(default=True, init=False, repr=False)
+    """Whether the first batch is still to come: its targets and loss are checked."""
 
     def __post_init__(self) -> None:
         self._enter_train_mode = has_train_mode(self.optimizer)
@@ -52,10 +55,22 @@ class StepRunner:
     def _loss(self, inputs: Any, targets: Any) -> torch.Tensor:
         inputs = to_device(inputs, self.device, non_blocking=True)
         targets = to_device(targets, self.device, non_blocking=True)
+        if self._unchecked:
+            return self._first_loss(inputs, targets)
         if self.amp_dtype is None:  # cheaper per step than entering a nullcontext
             return self.criterion(self.output_fn(forward(self.model, inputs)), targets)
         with self.autocast():
             return self.criterion(self.output_fn(forward(self.model, inputs)), targets)
+
+    def _first_loss(self, inputs: Any, targets: Any) -> torch.Tensor:
+        """The loss of the first batch, after checking the task's parts fit together."""
+        with self.autocast():
+            predictions = self.output_fn(forward(self.model, inputs))
+            check_targets(predictions, targets, self.criterion, "train_loader")
+            loss = self.criterion(predictions, targets)
+        check_loss(loss, self.model if torch.is_grad_enabled() else None)
+        self._unchecked = False
+        return loss
 
     def step(self, batches: Iterator[Any]) -> torch.Tensor:
         """One optimizer step over ``accumulation_steps`` batches; returns the mean loss."""

@@ -73,12 +73,13 @@ class Database:
         A database URL gives Optuna's RDB storage, every call retried while the database
         is unreachable; ``heartbeat`` turns on heartbeats, with stale trials retried.
         ``grpc://host:port`` connects through ``lrtune storage-proxy``: no engine, no
-        range tests, no locks. Raises ``StorageError`` (one line) if it cannot open.
+        range tests, no locks; ``heartbeat`` beats through the proxy, whose own grace
+        period fails a silent worker's trial. Raises ``StorageError`` (one line) if it cannot open.
         """
         resolved = resolve_url(url)
         address = grpc_address(resolved)
         if address is not None:
-            return cls(resolved, None, grpc_storage(*address))
+            return cls(resolved, None, grpc_storage(*address, heartbeat))
         studies = open_rdb_storage(checked_url(resolved), heartbeat)
         return cls(resolved, studies.engine, studies)
 

@@ -72,7 +72,15 @@ def single_sqlite_worker(url: str | URL) -> Iterator[None]:
     import fcntl
 
     path = Path(f"{database}.lock")
-    with open(path, "a") as handle:
+    try:
+        lock_file = open(path, "a")  # noqa: SIM115 - closed by the with block below
+    except OSError as error:
+        raise StorageError(
+            f"Cannot write in the folder '{path.parent}' of the SQLite file '{database}': "
+            f"lrtune keeps its worker lock '{path.name}' there "
+            f"({error.strerror or type(error).__name__})"
+        ) from error
+    with lock_file as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from lrtune._optuna import rdb_models, with_trial_cache
+from lrtune.storage._clash import check_optuna_tables
 from lrtune.storage._studies import study_errors
 from lrtune.storage._url import engine_options, render_url
 
@@ -76,6 +77,7 @@ def read_only_studies(engine: Engine) -> optuna.storages.BaseStorage | None:
         tables = set(sqlalchemy.inspect(engine).get_table_names())
         if not tables.issuperset(OPTUNA_TABLES):
             return None
+        check_optuna_tables(engine, engine.url)
         # The cache keeps finished trials in memory: a reader rereads only the others.
         return with_trial_cache(ReadOnlyRDBStorage(engine))
 

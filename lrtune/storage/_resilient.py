@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -34,9 +35,12 @@ FIRST_DELAY_S = 0.25
 MAX_DELAY_S = 8.0
 
 _CHAIN_DEPTH = 6
-# A lost connection, a server that refuses or shuts down connections, and a session left
-# holding a connection that died mid-transaction.
-_TRANSIENT = (exc.OperationalError, exc.InterfaceError, exc.PendingRollbackError)
+# A session left holding a connection that died mid-transaction.
+_TRANSIENT = (exc.PendingRollbackError,)
+# PostgreSQL's SQLSTATEs of a lost or refused connection: class 08 (connection exceptions),
+# too many connections, and a server shutting down or starting up. A statement timeout
+# (57014), a deadlock (40P01) or a schema error (class 42) is not an outage.
+_OUTAGE_SQLSTATES = frozenset({"53300", "57P01", "57P02", "57P03"})
 
 # The storage calls a worker makes; each is retried on its own. Writes are retried too:
 # a write whose commit was lost with its connection was rolled back by the server. Where a
@@ -69,6 +73,9 @@ def is_transient(error: BaseException) -> bool:
     """Whether ``error`` says the database could not be reached, rather than refused a query.
 
     The cause chain is followed: Optuna wraps SQLAlchemy's errors, which wrap the driver's.
+    A lost or refused connection is transient, and so is a SQLite file locked by another
+    process; a schema or programming error is not, although SQLite reports "no such
+    table" as an ``OperationalError`` too.
     """
     seen: BaseException | None = error
     for _ in range(_CHAIN_DEPTH):
@@ -78,8 +85,24 @@ def is_transient(error: BaseException) -> bool:
             return True
         if isinstance(seen, _TRANSIENT):
             return True
+        if isinstance(seen, (exc.OperationalError, exc.InterfaceError)):
+            return _is_outage(seen.orig)
         seen = seen.__cause__
     return False
+
+
+def _is_outage(driver_error: BaseException | None) -> bool:
+    """Whether the driver's ``OperationalError`` or ``InterfaceError`` is about the
+    connection (or, on SQLite, a lock), not about the query."""
+    if isinstance(driver_error, sqlite3.Error):
+        message = str(driver_error)
+        return "database is locked" in message or "table is locked" in message
+    sqlstate = getattr(driver_error, "sqlstate", None)
+    if sqlstate is None:
+        # psycopg's errors without a SQLSTATE (a connection that failed or died), or a
+        # driver lrtune does not know: taken to be about the connection, as before.
+        return True
+    return str(sqlstate).startswith("08") or sqlstate in _OUTAGE_SQLSTATES
 
 
 def call_with_retries(call: Callable[[], T], what: str, timeout: float = RECONNECT_TIMEOUT_S) -> T:

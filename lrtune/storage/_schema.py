@@ -89,7 +89,7 @@ def check_schema(engine: Engine) -> bool:
     if stored is not None and stored < SCHEMA_VERSION:
         raise StorageError(
             f"Storage {render_url(engine.url)} holds lrtune schema {stored}; any writing "
-            f"lrtune command (lrtune runs) upgrades it to {SCHEMA_VERSION}"
+            f"lrtune command (lrtune find) upgrades it to {SCHEMA_VERSION}"
         )
     return stored is not None
 

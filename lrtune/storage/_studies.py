@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL
 
 from lrtune._exceptions import NotFoundError, StorageError
 from lrtune._optuna import experimental_ok
+from lrtune.storage._clash import refusing_clashes
 from lrtune.storage._heartbeat import Heartbeat
 from lrtune.storage._resilient import ResilientRDBStorage
 from lrtune.storage._url import configure_engine, engine_options, error_reason, render_url
@@ -36,7 +37,10 @@ def open_rdb_storage(url: URL, heartbeat: Heartbeat | None = None) -> ResilientR
     options = engine_options(url)
     with study_errors(f"Cannot open storage {render_url(url)}"), experimental_ok():
         beats = _heartbeat_arguments(heartbeat)
-        storage = _first_open(lambda: ResilientRDBStorage(target, engine_kwargs=options, **beats))
+        with refusing_clashes(url):
+            storage = _first_open(
+                lambda: ResilientRDBStorage(target, engine_kwargs=options, **beats)
+            )
     configure_engine(storage.engine)
     return storage
 
@@ -69,13 +73,22 @@ def _heartbeat_arguments(heartbeat: Heartbeat | None) -> dict[str, Any]:
     }
 
 
-def grpc_storage(host: str, port: int) -> optuna.storages.BaseStorage:
+def grpc_storage(
+    host: str, port: int, heartbeat: Heartbeat | None = None
+) -> optuna.storages.BaseStorage:
+    """Optuna's gRPC client of ``lrtune storage-proxy``; ``heartbeat``: its trials beat
+    through the proxy, which fails and retries a silent one (``_proxy_heartbeats``)."""
     try:
         from optuna.storages import GrpcStorageProxy
+
+        from lrtune.storage._proxy_heartbeats import GrpcHeartbeatStorage
     except ImportError as error:  # grpcio is missing
         raise StorageError(f"A grpc:// storage needs grpcio: {error}") from error
     with experimental_ok():
-        proxy = GrpcStorageProxy(host=host, port=port)
+        if heartbeat is None:
+            proxy = GrpcStorageProxy(host=host, port=port)
+        else:
+            proxy = GrpcHeartbeatStorage(host=host, port=port, heartbeat=heartbeat)
     try:
         # The proxy connects lazily; fail here, in one line, rather than at the first call.
         proxy.wait_server_ready(timeout=GRPC_CONNECT_TIMEOUT_S)
@@ -85,10 +98,6 @@ def grpc_storage(host: str, port: int) -> optuna.storages.BaseStorage:
             f"Cannot reach the storage proxy at grpc://{host}:{port} "
             f"(no answer in {GRPC_CONNECT_TIMEOUT_S:.0f} s): is `lrtune storage-proxy` running?"
         ) from error
-    logger.warning(
-        "heartbeats do not pass through the gRPC proxy: "
-        "a killed worker's trial stays RUNNING and is not retried"
-    )
     return proxy
 
 

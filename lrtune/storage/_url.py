@@ -87,6 +87,7 @@ def checked_url(url: str, *, read_only: bool = False) -> URL:
     ``read_only`` as for ``create_engine_for``.
     """
     parsed = _normalize(_parse(url))
+    _check_not_in_memory(parsed)
     _check_sqlite_path(parsed)
     return _sqlite_read_only(parsed) if read_only else parsed
 
@@ -168,6 +169,21 @@ def _normalize(url: URL) -> URL:
             f"lrtune stores to {_SUPPORTED}"
         )
     return url.set(drivername=driver)
+
+
+def _check_not_in_memory(url: URL) -> None:
+    """Refuse an in-memory SQLite database: every result would vanish when lrtune exits."""
+    if url.get_backend_name() != "sqlite":
+        return
+    database = url.database or ""
+    uri = "uri" in url.query
+    if database in ("", ":memory:") or (
+        uri and (database.startswith("file::memory:") or url.query.get("mode") == "memory")
+    ):
+        raise StorageError(
+            f"Cannot use storage {render_url(url)}: an in-memory SQLite database vanishes "
+            "when lrtune exits, and every result with it; name a file: sqlite:///path/to/file.db"
+        )
 
 
 def _check_sqlite_path(url: URL) -> None:

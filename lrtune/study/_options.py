@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from lrtune._checks import MAX_SEED, is_int, is_number, is_seed
+from lrtune._checks import MAX_COUNT, MAX_SEED, is_int, is_number, is_seed
 from lrtune._registry import Registry
 from lrtune.finder import FinderOptions
 from lrtune.optimizers import OPTIMIZERS
@@ -136,6 +136,17 @@ def _check_space(options: StudyOptions) -> None:
     plain = SearchSpace(options.optimizers, options.schedules, lr, options.warmup)
     _check_ranges_by_name(plain, options.ranges)
     options.space(lr)
+    _check_fixed_or_searched(options.fixed, options.ranges)
+
+
+def _check_fixed_or_searched(fixed: Mapping[str, Any], ranges: Mapping[str, Any]) -> None:
+    # A parameter held at a value is not searched: one of the two entries would be ignored.
+    for name in ranges:
+        if name in fixed:
+            raise ValueError(
+                f"{name} is both fixed ([fixed] {name} = {_toml(fixed[name])}) and searched "
+                f"([ranges] {name} = {_toml(list(ranges[name]))}); keep one of the two."
+            )
 
 
 # --- one check per key: each returns the value as StudySpec holds it -------------------
@@ -150,6 +161,8 @@ def _text(key: str, value: Any) -> str:
 def _count(key: str, value: Any) -> int:
     if not is_int(value) or value < 1:
         raise _wrong(key, "a positive integer", value)
+    if value > MAX_COUNT:  # Optuna's trial numbers and steps are 32-bit INTEGER columns
+        raise ValueError(f"{key} must be at most {MAX_COUNT}, but got {value}.")
     return int(value)
 
 
@@ -365,8 +378,15 @@ def _wrong(key: str, expected: str, value: Any) -> ValueError:
     return ValueError(f"{key} must be {expected}, but got {_shown(value)}.")
 
 
+MAX_SHOWN = 80
+"""How much of a value a message quotes."""
+
+
 def _shown(value: Any) -> str:
-    return f"{_toml(value)} ({_kind(value)})"
+    text = _toml(value)
+    if len(text) > MAX_SHOWN:
+        text = f"{text[: MAX_SHOWN - 15]}... ({len(text)} characters)"
+    return f"{text} ({_kind(value)})"
 
 
 def _toml(value: Any) -> str:

@@ -12,11 +12,13 @@ import optuna
 import torch
 
 from lrtune._exceptions import StudyError
+from lrtune._optuna import experimental_ok
 from lrtune.devices import resolve_device
 from lrtune.optimizers import OPTIMIZERS, check_installed
 from lrtune.storage import Database, Heartbeat, Storage, study_errors
 from lrtune.study._bounds import LRBounds, fixed_bounds, lr_free_bounds, run_range_tests
 from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
+from lrtune.study._gate import count_finished
 from lrtune.study._loop import Callback, StudyStopped, run_trials
 from lrtune.study._objective import TrialObjective
 from lrtune.study._options import StudyOptions
@@ -163,6 +165,11 @@ def _open_study(
     return study
 
 
+def _objective_name(settings: StudySettings) -> str:
+    """What the study's value is: ``"val_loss"`` or the task's metric (``"accuracy"``)."""
+    return settings.metric if settings.objective == "metric" and settings.metric else "val_loss"
+
+
 def _prepare(
     study: optuna.Study, settings: StudySettings, run: _Run, store: Storage | None
 ) -> StudySettings:
@@ -177,6 +184,7 @@ def _prepare(
                 "resume it with the same spec, or pick another study name."
             )
         if stored.n_trials != n_trials:
+            _check_budget(study, stored.n_trials, n_trials)
             stored = stored.with_budget(n_trials)
             write_settings(study, stored)
         return stored
@@ -186,11 +194,25 @@ def _prepare(
     lr = {name: (b.low, b.high) for name, b in bounds.items()}
     settings = replace(settings, space=run.options.space(lr), bounds=dict(bounds))
     write_settings(study, settings)
+    with experimental_ok():  # named for Optuna's own tools (optuna-dashboard)
+        study.set_metric_names([_objective_name(settings)])
     if run.options.warm_start:
         # Never more warm starts than the budget: the rest would wait in the queue.
         for params in warm_start_params(settings.space, bounds)[:n_trials]:
             study.enqueue_trial(params, user_attrs={"warm_start": True})
     return settings
+
+
+def _check_budget(study: optuna.Study, budget: int, n_trials: int) -> None:
+    """Refuse a budget below the trials already finished: it would not undo them."""
+    if n_trials >= budget:
+        return
+    finished = count_finished(study)
+    if n_trials < finished:
+        raise StudyError(
+            f"Study {study.study_name!r} has {finished} finished trials (budget {budget}): "
+            f"its budget cannot go down to {n_trials}; keep it at {finished} or more."
+        )
 
 
 def _bounds(run: _Run, store: Storage | None) -> dict[str, LRBounds]:

@@ -17,6 +17,7 @@ from lrtune._batch import (
     forward,
     to_device,
 )
+from lrtune._first_batch import check_loss, check_targets
 from lrtune.tasks import Metric
 
 Criterion = Callable[[Any, Any], torch.Tensor]
@@ -77,7 +78,13 @@ def _accumulate(
         inputs, targets = to_device(inputs, device), to_device(targets, device)
         predictions = output_fn(forward(model, inputs))
         size = batch_size(targets)
-        loss_sum += criterion(predictions, targets).detach().float() * size
+        if count == 0:  # the first batch: one read of the device, then none per batch
+            check_targets(predictions, targets, criterion)
+            loss = criterion(predictions, targets)
+            check_loss(loss)
+        else:
+            loss = criterion(predictions, targets)
+        loss_sum += loss.detach().float() * size
         if metric is not None:
             metric_sum += float(metric.fn(predictions, targets)) * size
         count += size

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 
 from lrtune._batch import forward, to_device
 from lrtune._checks import is_int
+from lrtune._first_batch import check_loss, check_targets
 from lrtune.optimizers import OPTIMIZERS
 from lrtune.schedules import Length, build_plan
 from lrtune.tasks import Task
@@ -186,6 +187,8 @@ class _Trainer:
     train_eval: bool = False
     """Switch the optimizer too: ``train()`` before training steps, ``eval()`` before
     evaluating (Schedule-Free, which is evaluated at its averaged weights)."""
+    checked: bool = False
+    """Whether the first training step checked its targets and loss (``_first_batch``)."""
 
     @classmethod
     def build(cls, task: Task, config: TrainingConfig, device: torch.device) -> _Trainer:
@@ -261,7 +264,13 @@ class _Trainer:
     def step(self, batch: Any) -> torch.Tensor:
         inputs, targets = self.task.batch_fn(batch)
         inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
-        loss = self.task.criterion(self.task.output_fn(forward(self.model, inputs)), targets)
+        predictions = self.task.output_fn(forward(self.model, inputs))
+        if not self.checked:
+            check_targets(predictions, targets, self.task.criterion, "train_loader")
+        loss = self.task.criterion(predictions, targets)
+        if not self.checked:
+            check_loss(loss, self.model)
+            self.checked = True
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

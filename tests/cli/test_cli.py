@@ -111,6 +111,10 @@ def test_show_group_overlays_every_optimizer_of_one_find(task_file: Path, storag
     group = json.loads(invoke("show", "1", "--storage", storage_url, "--json").stdout)[0]["group"]
     shown = json.loads(invoke("show", "--group", group, "--storage", storage_url, "--json").stdout)
     assert {entry["optimizer"] for entry in shown} == {"SGD", "AdamW"}
+    # `runs` shows the group id that `show --group` takes.
+    listing = invoke("runs", "--storage", storage_url).stdout.splitlines()
+    assert listing[0].split()[:2] == ["id", "group"]
+    assert [line.split()[1] for line in listing[2:]] == [group, group]
 
 
 def test_examples_lists_the_bundled_tasks() -> None:

@@ -87,9 +87,17 @@ def test_sqlite_enforces_foreign_keys_and_waits_when_busy(tmp_path: Path) -> Non
     engine.dispose()
 
 
-def test_sqlite_in_memory_opens() -> None:
-    with Storage("sqlite://") as storage:
-        assert storage.list_range_tests() == []
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///file::memory:?uri=true",
+        "sqlite:///file:db?mode=memory&uri=true",
+    ],
+)
+def test_sqlite_in_memory_is_refused(url: str) -> None:
+    assert "vanishes when lrtune exits" in open_error(url)
 
 
 @pytest.mark.postgres

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import lrtune
+from lrtune._exceptions import SpecError
 from lrtune.examples import load_example
 from lrtune.study import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, StudyOptions, parse_spec
 from lrtune.tasks import Task
@@ -125,3 +126,21 @@ def test_a_study_talks_to_its_database_through_one_engine(digits: Task, tmp_path
         sqlalchemy.event.remove(Engine, "engine_connect", seen)
     assert len(study.trials) == 2
     assert len(engines) == 1
+
+
+def test_a_parameter_both_fixed_and_searched_is_refused_by_every_way_in() -> None:
+    message = (
+        r"sgd.momentum is both fixed \(\[fixed\] sgd.momentum = 0.9\) and searched "
+        r"\(\[ranges\] sgd.momentum = \[0.5, 0.99\]\); keep one of the two."
+    )
+    both = {"fixed": {"sgd.momentum": 0.9}, "ranges": {"sgd.momentum": (0.5, 0.99)}}
+    with pytest.raises(ValueError, match=message):
+        StudyOptions(**both)
+    with pytest.raises(ValueError, match=message):
+        StudyOptions(fixed=both["fixed"]).replace(ranges=both["ranges"])
+    text = (
+        'task = "digits-mlp"\n[fixed]\nsgd.momentum = 0.9\n[ranges]\nsgd.momentum = [0.5, 0.99]\n'
+    )
+    with pytest.raises(SpecError, match=r"s\.toml: sgd\.momentum is both fixed"):
+        parse_spec(text, "s.toml")
+    StudyOptions(fixed={"sgd.momentum": 0.9}, ranges={"sgd.lr": (0.01, 0.1)})  # apart: fine

@@ -186,6 +186,8 @@ def test_a_diverging_trial_is_pruned_with_its_reason(digits: Task) -> None:
 def test_lr_ranges_given_replace_the_range_tests(digits: Task, tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     study = small_study(digits, url, ranges={"sgd.lr": (0.01, 0.1)}, n_trials=2)
+    # Its objective is named for Optuna's own tools (optuna-dashboard's "Objective 0").
+    assert optuna.load_study(study_name=study.study_name, storage=url).metric_names == ["val_loss"]
     settings = read_settings(study)
     assert settings.space.lr["sgd"] == (0.01, 0.1)
     assert settings.bounds["sgd"].range_test_id is None
@@ -196,6 +198,7 @@ def test_lr_ranges_given_replace_the_range_tests(digits: Task, tmp_path: Any) ->
 def test_metric_objective_is_maximized(digits: Task) -> None:
     study = small_study(digits, optuna.storages.InMemoryStorage(), objective="metric")
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
+    assert study.metric_names == ["accuracy"]
     completed = [t for t in study.trials if t.state == TrialState.COMPLETE]
     assert completed
     for trial in completed:

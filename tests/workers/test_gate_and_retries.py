@@ -3,6 +3,8 @@ PostgreSQL lock that serializes claims, and the check that replaces it without a
 
 from __future__ import annotations
 
+import sqlite3
+
 import optuna
 import pytest
 import sqlalchemy
@@ -67,6 +69,38 @@ def test_an_unreachable_database_gives_up_with_one_line(no_sleep: list[float]) -
         "The database stayed unreachable for 3 s (counting trials): connection refused"
     )
     assert sum(no_sleep) <= 3.0
+
+
+class _DriverError(Exception):
+    """A driver's error with a SQLSTATE, as psycopg's carry one."""
+
+    def __init__(self, message: str, sqlstate: str | None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("driver_error", "transient"),
+    [
+        (sqlite3.OperationalError("database is locked"), True),
+        (sqlite3.OperationalError("no such column: trials.trial_id"), False),
+        (sqlite3.OperationalError("no such table: trials"), False),
+        (_DriverError("server closed the connection unexpectedly", None), True),
+        (_DriverError("terminating connection due to administrator command", "57P01"), True),
+        (_DriverError("connection failure", "08006"), True),
+        (_DriverError('column "trial_id" does not exist', "42703"), False),
+        (_DriverError("canceling statement due to statement timeout", "57014"), False),
+    ],
+    ids=lambda value: str(value)[:30] if isinstance(value, Exception) else str(value),
+)
+def test_only_a_lost_or_refused_connection_or_a_locked_file_is_retried(
+    driver_error: Exception, transient: bool
+) -> None:
+    error = exc.OperationalError("SELECT 1", {}, driver_error)
+    assert resilient.is_transient(error) is transient
+    wrapped = optuna.exceptions.StorageInternalError("query failed")
+    wrapped.__cause__ = error
+    assert resilient.is_transient(wrapped) is transient
 
 
 @pytest.mark.parametrize(
