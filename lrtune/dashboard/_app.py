@@ -17,8 +17,15 @@ from starlette.staticfiles import StaticFiles
 
 from lrtune._exceptions import NotFoundError, StorageError
 from lrtune.dashboard._data import DashboardData, StudyView
-from lrtune.dashboard._figures import range_test_figure, refine_figure, study_figure
+from lrtune.dashboard._figures import (
+    optuna_figure,
+    range_test_figure,
+    refine_figure,
+    study_figure,
+)
 from lrtune.dashboard._json import (
+    optuna_json,
+    optuna_trials_json,
     plain,
     range_test_groups_json,
     range_test_json,
@@ -27,8 +34,9 @@ from lrtune.dashboard._json import (
     study_json,
     trials_json,
 )
+from lrtune.dashboard._optuna_study import OPTUNA_FIGURES, OptunaView, cell, short
 from lrtune.dashboard._refine import RefineView
-from lrtune.dashboard._security import LoopbackHosts, TokenGate, with_headers
+from lrtune.dashboard._security import SECURITY_HEADERS, LoopbackHosts, TokenGate, with_headers
 from lrtune.report import (
     STUDY_FIGURES,
     fmt,
@@ -55,6 +63,8 @@ _TEMPLATES.filters["hyperparameters"] = hyperparameters
 _TEMPLATES.filters["interval"] = interval_text
 _TEMPLATES.filters["stop_label"] = stop_label
 _TEMPLATES.filters["stop_text"] = stop_text
+_TEMPLATES.filters["cell"] = cell
+_TEMPLATES.filters["short"] = short
 
 
 def create_app(
@@ -80,6 +90,7 @@ def create_app(
             NotFoundError: _not_found,
             StorageError: _unavailable,
             HTTPException: _http_error,
+            Exception: _server_error,
         },
     )
     app.state.data = data
@@ -130,6 +141,8 @@ def study_page(request: Request) -> Response:
         return _page(
             "refine.html", storage=data.url, run=view, figure=REFINE_FIGURE, refresh_s=REFRESH_S
         )
+    if isinstance(view, OptunaView):
+        return _page("optuna_study.html", storage=data.url, study=view, refresh_s=REFRESH_S)
     return _page(
         "study.html",
         storage=data.url,
@@ -144,6 +157,8 @@ def study_figure_svg(request: Request) -> Response:
     view = _data(request).study(request.path_params["study_id"])
     if isinstance(view, RefineView):
         return Response(_refine_svg(view, name), media_type=_SVG)
+    if isinstance(view, OptunaView):
+        return Response(_optuna_svg(view, name), media_type=_SVG)
     if name not in STUDY_FIGURES:
         raise NotFoundError(f"No figure {name!r}; the figures are {', '.join(STUDY_FIGURES)}")
     return Response(view.figure(name, lambda r: study_figure(name, r)), media_type=_SVG)
@@ -158,6 +173,15 @@ def _refine_svg(view: RefineView, name: str) -> bytes:
     if drawn is None:
         raise NotFoundError(f"Refine study {view.id} is still running; its figure comes when done")
     return drawn
+
+
+def _optuna_svg(view: OptunaView, name: str) -> bytes:
+    if name not in view.figure_names:
+        shown = ", ".join(view.figure_names) or "none"
+        raise NotFoundError(
+            f"No figure {name!r}: study {view.id} was not made by lrtune, its figures are {shown}"
+        )
+    return view.figure(name, lambda v: optuna_figure(name, v))
 
 
 def range_test_page(request: Request) -> Response:
@@ -183,6 +207,7 @@ def api_index(request: Request) -> Response:
             "figures": {
                 "study": [f"/studies/{{id}}/figures/{name}.svg" for name in STUDY_FIGURES],
                 "refine": f"/studies/{{id}}/figures/{REFINE_FIGURE}.svg",
+                "optuna": [f"/studies/{{id}}/figures/{name}.svg" for name in OPTUNA_FIGURES],
                 "range_test": "/range-tests/{id}/figure.svg",
             },
         }
@@ -195,6 +220,8 @@ def api_studies(request: Request) -> Response:
 
 def api_study(request: Request) -> Response:
     view = _data(request).study(request.path_params["study_id"])
+    if isinstance(view, OptunaView):
+        return JSONResponse(optuna_json(view))
     return JSONResponse(study_json(view) if isinstance(view, StudyView) else refine_json(view))
 
 
@@ -202,6 +229,8 @@ def api_trials(request: Request) -> Response:
     view = _data(request).study(request.path_params["study_id"])
     if isinstance(view, StudyView):
         return JSONResponse(trials_json(view))
+    if isinstance(view, OptunaView):
+        return JSONResponse(optuna_trials_json(view))
     return JSONResponse(refine_trials_json(view))
 
 
@@ -229,6 +258,15 @@ async def _not_found(request: Request, error: Exception) -> Response:
 
 async def _unavailable(request: Request, error: Exception) -> Response:
     return _error(request, 503, str(error))
+
+
+async def _server_error(request: Request, error: Exception) -> Response:
+    """A bug's answer: the normal error page or JSON, with the usual headers (it is sent
+    from outside every middleware, so ``with_headers`` never sees it). The traceback
+    goes to the server's log, not to the reader."""
+    response = _error(request, 500, "Internal error: the dashboard's log has the details.")
+    response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

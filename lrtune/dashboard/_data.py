@@ -3,7 +3,8 @@
 A study's state (``version``) is a digest of its trials' numbers, states and reported
 epochs (and, for a refine run, of whether it wrote its result). While it is unchanged,
 every request reuses the same ``StudyReport`` (or ``RefineView``) and the figures already
-drawn from it; a running study's page polls the digest and redraws only when it moves.
+drawn from it; a running study's page polls the digest and shows what moved, and draws
+its figures again only when a trial was added or ended (``figures_version``).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import hashlib
 import threading
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from lrtune._exceptions import NotFoundError
+from lrtune.dashboard._optuna_study import OPTUNA_KIND, OptunaView
 from lrtune.dashboard._refine import RefineView, refine_view
 from lrtune.finder import FinderResult
 from lrtune.refine import STUDY_KIND
@@ -28,6 +31,9 @@ from lrtune.study import ATTR, REFINE_RESULT_ATTRS, study_kind, study_summaries
 
 TOP_TRIALS = 5
 """How many of the best trials the top-trials figure shows, as ``lrtune report``'s default."""
+
+MAX_ID = 2**63 - 1
+"""The largest id a database column holds: any larger is no study and no range test."""
 
 
 class StudySnapshot(optuna.Study):
@@ -53,10 +59,40 @@ class StudySnapshot(optuna.Study):
         return copy.deepcopy(trials) if deepcopy else list(trials)
 
 
+BETWEEN_TRIALS_S = 60.0
+"""How long after a trial ended a study with trials left to run, and none running, still
+reads ``"running"``: its workers are setting up the next trial (``between_trials``)."""
+
+
 def study_version(study: StudySnapshot) -> str:
-    """A short digest that changes when a trial is added, changes state or reports an epoch."""
+    """A short digest that changes when a trial is added, changes state or reports an epoch,
+    and when ``between_trials`` changes."""
     budget = study.user_attrs.get(ATTR, {}).get("n_trials")
-    return _digest((budget, _trial_marks(study)))
+    return _digest((budget, _trial_marks(study), between_trials(study)))
+
+
+def figures_version(study: StudySnapshot) -> str:
+    """A short digest that changes when a trial is added or changes state, but not when
+    one reports an epoch: a running study's page redraws its figures once per trial."""
+    budget = study.user_attrs.get(ATTR, {}).get("n_trials")
+    trials = study.get_trials(deepcopy=False)
+    return _digest((budget, [(t.number, t.state.value) for t in trials]))
+
+
+def between_trials(study: StudySnapshot, now: datetime | None = None) -> bool:
+    """Whether ``study`` is between two of its trials: none runs, its budget is not met,
+    and one ended less than ``BETWEEN_TRIALS_S`` ago."""
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state == TrialState.RUNNING for t in trials):
+        return False
+    budget = study.user_attrs.get(ATTR, {}).get("n_trials")
+    finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    if budget is not None and finished >= budget:
+        return False
+    ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
+    # Optuna stores its times naive, in the local time of the worker.
+    elapsed = ((now or datetime.now()) - max(ends)).total_seconds() if ends else None
+    return elapsed is not None and 0 <= elapsed < BETWEEN_TRIALS_S
 
 
 def refine_version(study: StudySnapshot) -> str:
@@ -84,11 +120,19 @@ class StudyView:
     version: str
     report: StudyReport
     figures: dict[str, bytes] = field(default_factory=dict)
+    figures_version: str = ""
+    """``figures_version``: what the page's figures are drawn at."""
+    between_trials: bool = False
+    """``between_trials``: the study reads ``"running"`` though no trial runs now."""
 
     def figure(self, name: str, draw: Callable[[StudyReport], bytes]) -> bytes:
         if name not in self.figures:
             self.figures[name] = draw(self.report)
         return self.figures[name]
+
+
+View = StudyView | RefineView | OptunaView
+"""What ``DashboardData.study`` gives, by the study's kind (``study_kind``)."""
 
 
 class DashboardData:
@@ -104,7 +148,7 @@ class DashboardData:
         range_tests = self.database.range_tests
         assert range_tests is not None  # a read-only database has an engine
         self.range_tests = range_tests
-        self._views: dict[int, StudyView | RefineView] = {}
+        self._views: dict[int, View] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -123,12 +167,15 @@ class DashboardData:
 
     def range_test_group(self, range_test_id: int) -> list[FinderResult]:
         """Range test ``range_test_id`` and the others of its group, in the order run."""
+        _check_id(range_test_id, f"No range test with id {range_test_id} in {self.url}")
         result = self.range_tests.get_range_test(range_test_id)
         return [result] if result.group is None else self.range_tests.get_group(result.group)
 
-    def study(self, study_id: int) -> StudyView | RefineView:
-        """The current state of study ``study_id``: a ``RefineView`` for a refine run (see
-        ``lrtune.refine``), else a ``StudyView``; ``NotFoundError`` if there is none."""
+    def study(self, study_id: int) -> View:
+        """The current state of study ``study_id``: a ``StudyView`` for a study lrtune
+        made, a ``RefineView`` for a refine run (see ``lrtune.refine``), an ``OptunaView``
+        for any other; ``NotFoundError`` if there is none."""
+        _check_id(study_id, f"No study with id {study_id} in {self.url}")
         storage = self.database.studies
         with study_errors(f"Cannot read study {study_id}"):
             try:
@@ -140,20 +187,34 @@ class DashboardData:
             snapshot = StudySnapshot(name, storage)
         return self._view(study_id, snapshot)
 
-    def _view(self, study_id: int, snapshot: StudySnapshot) -> StudyView | RefineView:
-        refine = study_kind(snapshot.user_attrs) == STUDY_KIND
-        version = refine_version(snapshot) if refine else study_version(snapshot)
+    def _view(self, study_id: int, snapshot: StudySnapshot) -> View:
+        kind = study_kind(snapshot.user_attrs)
+        version = refine_version(snapshot) if kind == STUDY_KIND else study_version(snapshot)
         with self._lock:
             view = self._views.get(study_id)
             if view is None or view.version != version:
-                view = (
-                    refine_view(study_id, version, snapshot)
-                    if refine
-                    else _study_view(study_id, version, snapshot)
-                )
+                if kind == STUDY_KIND:
+                    view = refine_view(study_id, version, snapshot)
+                elif kind == OPTUNA_KIND:
+                    view = OptunaView(study_id, snapshot.study_name, version, snapshot)
+                else:
+                    view = _study_view(study_id, version, snapshot)
                 self._views[study_id] = view
             return view
 
 
+def _check_id(given: int, message: str) -> None:
+    """``NotFoundError`` for an id no database holds (negative, or past 64 bits)."""
+    if not 0 <= given <= MAX_ID:
+        raise NotFoundError(message)
+
+
 def _study_view(study_id: int, version: str, snapshot: StudySnapshot) -> StudyView:
-    return StudyView(study_id, snapshot.study_name, version, StudyReport(snapshot, top=TOP_TRIALS))
+    return StudyView(
+        study_id,
+        snapshot.study_name,
+        version,
+        StudyReport(snapshot, top=TOP_TRIALS),
+        figures_version=figures_version(snapshot),
+        between_trials=between_trials(snapshot),
+    )

@@ -8,9 +8,18 @@ import threading
 import matplotlib
 from matplotlib.figure import Figure
 
+from lrtune.dashboard._optuna_study import HISTORY, INTERMEDIATE, PARETO, OptunaView
 from lrtune.finder import FinderResult
 from lrtune.refine import RefineResult
-from lrtune.report import STUDY_FIGURES, StudyReport, plot_range_tests, plot_refine
+from lrtune.report import (
+    STUDY_FIGURES,
+    StudyReport,
+    plot_history,
+    plot_intermediate_values,
+    plot_pareto_front,
+    plot_range_tests,
+    plot_refine,
+)
 
 # Matplotlib's caches (fonts, text layout) are not guarded for threads; the dashboard
 # serves requests from a pool of them, so one figure is drawn at a time.
@@ -29,6 +38,19 @@ def study_figure(name: str, report: StudyReport) -> bytes:
     """The study figure ``name`` (a key of ``STUDY_FIGURES``) as SVG."""
     with _DRAWING:
         return svg(STUDY_FIGURES[name](report))
+
+
+def optuna_figure(name: str, view: OptunaView) -> bytes:
+    """The figure ``name`` (one of ``view.figure_names``) of a study lrtune did not
+    create, as SVG."""
+    with _DRAWING:
+        if name == HISTORY:
+            return svg(plot_history(view.history()))
+        if name == INTERMEDIATE:
+            return svg(plot_intermediate_values(view.curves()))
+        if name == PARETO:
+            return svg(plot_pareto_front(view.pareto_points()))
+    raise ValueError(f"No figure {name!r} for a study lrtune did not create.")
 
 
 def refine_figure(result: RefineResult) -> bytes:

@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 
 from lrtune._exceptions import StudyError
 from lrtune.dashboard._data import StudyView
+from lrtune.dashboard._optuna_study import OPTUNA_KIND, OptunaView
 from lrtune.dashboard._refine import CandidateRow, RefineView
 from lrtune.finder import FinderResult
 from lrtune.refine import STUDY_KIND
@@ -58,13 +59,15 @@ def study_json(view: StudyView) -> dict[str, Any]:
     settings = read_settings(study) if has_settings(study) else None
     budget = None if settings is None else settings.n_trials
     objective = view.report.objective
+    state = study_state([t.state for t in trials], finished, budget)
     return plain(
         {
             "id": view.id,
             "name": view.name,
             "version": view.version,
+            "figures_version": view.figures_version,
             "task": None if settings is None else settings.task,
-            "state": study_state([t.state for t in trials], finished, budget),
+            "state": "running" if view.between_trials and state == "stopped" else state,
             "objective": objective.name,
             "direction": objective.direction,
             "budget": budget,
@@ -86,6 +89,41 @@ def trials_json(view: StudyView) -> dict[str, Any]:
     ]
     shown = frame[columns].astype(object).where(frame[columns].notna(), None)
     return {"columns": columns, "rows": plain(shown.to_numpy().tolist())}
+
+
+def optuna_json(view: OptunaView) -> dict[str, Any]:
+    """A study lrtune did not create: its objectives, progress, best trial (one
+    objective) or Pareto front (several: the trials' numbers), figures and attributes."""
+    best = view.best
+    return plain(
+        {
+            "id": view.id,
+            "name": view.name,
+            "version": view.version,
+            "kind": OPTUNA_KIND,
+            "task": None,
+            "state": view.state,
+            "objective": None if view.multi else view.objectives[0],
+            "direction": ", ".join(view.directions),
+            "directions": view.directions,
+            "metric_names": view.metric_names,
+            "objectives": view.objectives,
+            "budget": None,
+            "finished": view.finished,
+            "counts": view.counts,
+            "best": None
+            if best is None
+            else {"trial": best.number, "value": best.values[0], "params": best.params},
+            "pareto_front": view.pareto if view.multi else None,
+            "figures": view.figure_names,
+            "user_attrs": view.user_attrs,
+        }
+    )
+
+
+def optuna_trials_json(view: OptunaView) -> dict[str, Any]:
+    """The trial table of a study lrtune did not create, shaped as ``trials_json``'s."""
+    return {"columns": view.columns, "rows": plain(view.rows)}
 
 
 REFINE_ATTRS = ("task", "optimizer", "planned_steps", "budget_steps", "rungs", "range_test_id")

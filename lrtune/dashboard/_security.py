@@ -33,6 +33,12 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
+SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox"
+"""The Content-Security-Policy of an SVG: Matplotlib's SVG paints with ``style``
+attributes and a ``<style>`` element, so an SVG opened on its own (not through an
+``<img>``, where no policy of its own applies) under the pages' policy would be drawn
+all black. Nothing else may load or run in it (``sandbox``: no script at all)."""
+
 
 def is_loopback(host: str) -> bool:
     """Whether binding to ``host`` serves this machine only."""
@@ -93,11 +99,14 @@ class LoopbackHosts:
 async def with_headers(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
-    """Add ``SECURITY_HEADERS`` and a ``Server-Timing`` header with the time spent here."""
+    """Add ``SECURITY_HEADERS`` (an SVG's policy is ``SVG_POLICY``) and a ``Server-Timing``
+    header with the time spent here."""
     start = time.perf_counter()
     response = await call_next(request)
     elapsed_ms = 1000 * (time.perf_counter() - start)
     response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.1f}"
+    if response.headers.get("content-type", "").startswith("image/svg+xml"):
+        response.headers.setdefault("Content-Security-Policy", SVG_POLICY)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response

@@ -32,6 +32,7 @@ from optuna.trial import TrialState
 
 from lrtune._checks import is_number
 from lrtune._exceptions import StudyError
+from lrtune._optuna import experimental_ok
 from lrtune.devices import resolve_device
 from lrtune.finder import DEFAULT_KIND, FinderResult, find_lr
 from lrtune.optimizers import OPTIMIZERS
@@ -219,6 +220,8 @@ def _open_study(
         )
     except optuna.exceptions.DuplicatedStudyError:
         raise ValueError(f"A study named {name!r} exists already; choose another.") from None
+    with experimental_ok():  # named for Optuna's own tools (optuna-dashboard)
+        study.set_metric_names(["val_loss"])
     attrs = _study_attrs(task, optimizer, refine_plan, range_test, range_test_id)
     for key, value in attrs.items():
         study.set_user_attr(key, value)

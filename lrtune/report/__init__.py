@@ -34,6 +34,11 @@ if TYPE_CHECKING:
         best_table,
     )
     from lrtune.report._export import export_trials
+    from lrtune.report._optuna_plots import (
+        ParetoPoints,
+        plot_intermediate_values,
+        plot_pareto_front,
+    )
     from lrtune.report._study_data import (
         OPTIMIZER_PREFIX,
         SCHEDULE_PREFIX,
@@ -65,6 +70,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "_best": ("BestConfig", "best_code", "best_config", "best_dict", "best_script", "best_table"),
     "_export": ("export_trials",),
+    "_optuna_plots": ("ParetoPoints", "plot_intermediate_values", "plot_pareto_front"),
     "_study_data": (
         "OPTIMIZER_PREFIX",
         "SCHEDULE_PREFIX",
@@ -106,6 +112,7 @@ __all__ = [
     "EpochCurves",
     "History",
     "Importances",
+    "ParetoPoints",
     "RungPoints",
     "StudyObjective",
     "StudyReport",
@@ -128,6 +135,8 @@ __all__ = [
     "plot_epoch_curves",
     "plot_history",
     "plot_importances",
+    "plot_intermediate_values",
+    "plot_pareto_front",
     "plot_range_tests",
     "plot_refine",
     "plot_top_trials",

@@ -18,6 +18,7 @@ from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpa
 from lrtune.study._spec import StudySpec, load_spec, parse_spec
 from lrtune.study._summary import (
     REFINE_RESULT_ATTRS,
+    pareto_front,
     refine_state,
     study_kind,
     study_state,
@@ -50,6 +51,7 @@ __all__ = [
     "has_settings",
     "load_spec",
     "margin_pair",
+    "pareto_front",
     "parse_spec",
     "read_settings",
     "refine_state",

@@ -100,9 +100,22 @@ def parse_spec(text: str, path: str | os.PathLike[str]) -> StudySpec:
         raise SpecError(f"{path}: {_one_line(str(error))}") from error
 
 
+MAX_SPEC_BYTES = 1_000_000
+"""A spec is a few dozen lines; anything this big is some other file."""
+
+
 def _read(path: Path) -> str:
     if path.is_dir():
         raise SpecError(f"{path}: is a folder, not a spec file.")
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # the read below says why
+    if size > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"{path}: {size / 1e6:.1f} MB is far too big for a study spec "
+            f"(at most {MAX_SPEC_BYTES // 1000} kB): is it the right file?"
+        )
     try:
         # utf-8-sig: some editors start a UTF-8 file with a byte-order mark.
         return path.read_text(encoding="utf-8-sig")
@@ -119,6 +132,8 @@ def _parse_toml(text: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"invalid TOML: {error}") from error
+    except RecursionError:
+        raise ValueError("invalid TOML: its tables or arrays are nested too deeply") from None
 
 
 def _build(values: dict[str, Any], path: Path) -> StudySpec:

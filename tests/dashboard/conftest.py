@@ -17,6 +17,7 @@ import optuna
 import pytest
 from starlette.testclient import TestClient
 
+from lrtune._optuna import experimental_ok
 from lrtune.dashboard import DashboardData, create_app
 from lrtune.examples import load_example
 from lrtune.refine import STUDY_KIND, RefineResult, refine_lr
@@ -116,6 +117,81 @@ def fill_refine(url: str) -> RefineResult:
     running_refine(url)
     optuna.create_study(storage=url, study_name=STARTED).set_user_attr("kind", STUDY_KIND)
     return result
+
+
+MULTI = "optuna-multi"
+"""A two-objective Optuna study, its metrics named: lrtune did not create it."""
+PLAIN = "optuna-plain"
+"""A single-objective Optuna study with intermediate values and no metric names."""
+THREE = "optuna-three"
+"""A three-objective Optuna study: no figure of its own."""
+LRTUNE = "lrtune-small"
+"""An lrtune study beside them."""
+
+
+def fill_foreign(url: str) -> None:
+    """Studies lrtune did not create (``MULTI``, ``PLAIN``, ``THREE``), and ``LRTUNE``."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.RandomSampler(seed=0)
+    multi = optuna.create_study(
+        storage=url, study_name=MULTI, directions=["minimize", "maximize"], sampler=sampler
+    )
+    with experimental_ok():
+        multi.set_metric_names(["loss", "acc"])
+
+    def two(trial: optuna.Trial) -> tuple[float, float]:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        shift = {"a": 0.0, "b": 0.3}[trial.suggest_categorical("c", ["a", "b"])]
+        trial.set_user_attr("note", f"x={x:.2f}")
+        return x + shift, x * x
+
+    multi.optimize(two, n_trials=10)
+    multi.tell(multi.ask(), state=optuna.trial.TrialState.FAIL)
+    plain = optuna.create_study(storage=url, study_name=PLAIN, sampler=sampler)
+
+    def one(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -2.0, 2.0)
+        trial.set_user_attr("kind", trial.suggest_categorical("kind", ["u", "v"]))
+        trial.set_user_attr("history", list(range(60)))  # long: cut short in the table
+        for step in range(3):
+            trial.report(x * x + 1.0 / (step + 1), step)
+        return x * x
+
+    plain.optimize(one, n_trials=6)
+    plain.set_user_attr("owner", "someone else")
+    three = optuna.create_study(
+        storage=url, study_name=THREE, directions=["minimize"] * 3, sampler=sampler
+    )
+    three.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0, 2.0), n_trials=2)
+    run_study(
+        "digits-mlp",
+        n_trials=2,
+        epochs=1,
+        optimizers=["sgd"],
+        schedules=["constant"],
+        ranges={"sgd.lr": (0.01, 0.1)},
+        storage=url,
+        study_name=LRTUNE,
+        device="cpu",
+    )
+
+
+@pytest.fixture(scope="session")
+def foreign_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of a SQLite database holding ``fill_foreign``'s studies (shared: only read)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('foreign') / 'lrtune.db'}"
+    fill_foreign(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def foreign_client(foreign_db: str) -> Iterator[TestClient]:
+    """The app over ``foreign_db``; a bug would answer 500 here rather than raise."""
+    data = DashboardData(foreign_db)
+    app = create_app(data)
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
+        yield client
+    data.close()
 
 
 @pytest.fixture(scope="session")

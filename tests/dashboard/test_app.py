@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,6 +13,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from lrtune.dashboard import DashboardData, create_app
+from lrtune.dashboard._data import (
+    BETWEEN_TRIALS_S,
+    StudySnapshot,
+    between_trials,
+    figures_version,
+    study_version,
+)
 from lrtune.dashboard._figures import refine_figure, study_figure
 from lrtune.dashboard._refine import RefineView
 from lrtune.refine import RefineResult, result_from_study
@@ -20,6 +28,7 @@ from lrtune.report._refine_text import refine_dict
 from lrtune.report._study_plots import REPORT_FILES, STUDY_FIGURES
 from lrtune.report._text import fmt, interval_text
 from lrtune.storage import load_study, open_study_storage
+from lrtune.study import ATTR
 from tests.dashboard.conftest import (
     REFINE_CANDIDATES,
     REFINED,
@@ -404,3 +413,44 @@ def test_refine_runs_in_postgres_are_shown_as_in_sqlite(postgres_url: str) -> No
     for name in (RUNNING, STARTED):
         assert 'id="still-running"' in client.get(f"/studies/{ids[name]}").text
     data.close()
+
+
+# --- a running study, between its trials and epoch by epoch ----------------------------------
+
+
+def _budgeted(n_trials: int) -> optuna.Study:
+    """An in-memory study that reads as lrtune's for its budget: ``n_trials``."""
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage())
+    study.set_user_attr(ATTR, {"n_trials": n_trials})
+    return study
+
+
+def _snapshot(study: optuna.Study) -> StudySnapshot:
+    return StudySnapshot(study.study_name, study._storage)
+
+
+def test_a_study_between_its_trials_reads_running_for_a_while() -> None:
+    study = _budgeted(3)
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+    ended = study.trials[0].datetime_complete
+    assert ended is not None
+    assert between_trials(_snapshot(study))  # just ended: the next one is being set up
+    later = ended + timedelta(seconds=BETWEEN_TRIALS_S + 1)
+    assert not between_trials(_snapshot(study), now=later)  # stopped
+    running = study.ask()
+    assert not between_trials(_snapshot(study))  # a trial runs: running anyway
+    study.tell(running, 0.5)
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+    assert not between_trials(_snapshot(study))  # its budget is met: finished
+
+
+def test_a_reported_epoch_moves_the_version_but_not_the_figures() -> None:
+    study = _budgeted(3)
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+    trial = study.ask()
+    version, figures = study_version(_snapshot(study)), figures_version(_snapshot(study))
+    trial.report(0.5, 1)
+    assert study_version(_snapshot(study)) != version
+    assert figures_version(_snapshot(study)) == figures
+    study.tell(trial, 0.4)
+    assert figures_version(_snapshot(study)) != figures

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.dashboard.conftest import (
+    MULTI,
+    PLAIN,
     REFINE_CANDIDATES,
     REFINED,
     RUNNING,
@@ -397,10 +399,11 @@ def test_a_running_study_page_updates_itself(
         page.wait_for_function(
             """(before) => {
               const version = document.body.dataset.version;
+              const drawn = document.body.dataset.figuresVersion;
               const history = document.querySelector('img.study-figure[data-name="history"]');
               return version !== before &&
                 document.getElementById("progress-text").textContent.startsWith("4/4") &&
-                history.src.endsWith(`?v=${version}`);
+                history.src.endsWith(`?v=${drawn}`);
             }""",
             arg=before,
             timeout=60_000,
@@ -412,13 +415,75 @@ def test_a_running_study_page_updates_itself(
     assert page.evaluate("window.__marker") == 1, "the page was reloaded"
     assert page.locator("#trials tbody tr").count() == 4
     assert page.text_content("#trial-count") == "4 of 4 trials shown"
-    version = page.get_attribute("body", "data-version")
+    drawn = page.get_attribute("body", "data-figures-version")
+    assert drawn == get_json(f"{base}/api/studies/{study_ids(base)['live']}")["figures_version"]
     page.wait_for_function(STUDY_PAGE_READY)
     assert all(figures_loaded(page).values())
     srcs = page.eval_on_selector_all("img.study-figure", "imgs => imgs.map((i) => i.src)")
-    assert all(src.endswith(f"?v={version}") for src in srcs)
+    assert all(src.endswith(f"?v={drawn}") for src in srcs)
     # Figures replaced mid-load may be cancelled; nothing may fail or answer an error.
     assert not [p for p in watched.problems if not p.startswith("failed:")]
+
+
+# --- studies lrtune did not create ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def foreign_url(foreign_db: str) -> Iterator[str]:
+    """One ``lrtune dashboard`` over plain Optuna studies beside an lrtune one."""
+    server = Server("--storage", foreign_db)
+    try:
+        server.wait_ready()
+        yield server.url()
+    finally:
+        server.stop()
+
+
+def dark_share(png: bytes) -> float:
+    """The share of a screenshot's pixels that are nearly black."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    return float((pixels < 40).mean())
+
+
+def test_a_study_lrtune_did_not_create_has_its_own_clean_page(
+    context: BrowserContext, foreign_url: str
+) -> None:
+    ids = study_ids(foreign_url)
+    overview = watch(context)
+    overview.goto(f"{foreign_url}/")
+    overview.page.locator("#studies").get_by_role("link", name=MULTI, exact=True).click()
+    overview.page.wait_for_url(f"{foreign_url}/studies/{ids[MULTI]}")
+    page = overview.page
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('img.study-figure')].every((img) => img.complete)"
+    )
+    assert figures_loaded(page) == {"pareto_front": True}
+    objectives = page.eval_on_selector_all(
+        "#objectives tbody td", "cells => cells.map((cell) => cell.textContent)"
+    )
+    assert objectives == ["0", "loss", "minimize", "1", "acc", "maximize"]
+    front = get_json(f"{foreign_url}/api/studies/{ids[MULTI]}")["pareto_front"]
+    marked = page.eval_on_selector_all(
+        "#trials tr.pareto", "rows => rows.map((row) => Number(row.cells[0].textContent))"
+    )
+    assert sorted(marked) == front and front
+    assert click_header(page, "loss") == "ascending"  # tables.js sorts it
+    overview.assert_clean()
+
+    # A figure opened on its own, in a tab of its own, is drawn (not a black rectangle).
+    for name, figure in ((PLAIN, "history"), (MULTI, "pareto_front")):
+        alone = watch(context)
+        answer = alone.goto(f"{foreign_url}/studies/{ids[name]}/figures/{figure}.svg")
+        assert answer.status == 200 and answer.headers["content-type"] == "image/svg+xml"
+        alone.page.set_viewport_size({"width": 800, "height": 500})
+        assert dark_share(alone.page.screenshot()) < 0.2, figure
+        alone.assert_clean()
+        alone.page.close()
 
 
 # --- refine runs ---------------------------------------------------------------------------

@@ -38,6 +38,7 @@ def test_refine_spends_no_more_than_its_budget_and_stores_every_candidate(
         states.count(TrialState.PRUNED) == CANDIDATES - 1 and states.count(TrialState.COMPLETE) == 1
     )
     assert study.user_attrs["kind"] == STUDY_KIND
+    assert study.metric_names == ["val_loss"]  # named for optuna-dashboard
     assert study.best_trial.params["lr"] == result.winner_lr
     read_back = result_from_study(study)
     assert dataclasses.replace(read_back, range_test=result.range_test) == result

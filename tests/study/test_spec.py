@@ -469,3 +469,28 @@ def test_the_readme_gives_each_numeric_parameters_searched_range() -> None:
             for param in registry.get(family).params:
                 if param.choices is None:
                     assert param.describe() in rows[f"{family}.{param.name}"], param
+
+
+# --- sizes ------------------------------------------------------------------------------
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "huge.toml"
+    path.write_text(TASK + "# " + "x" * 2_000_000 + "\n")
+    with pytest.raises(SpecError, match=r"huge.toml: 2.0 MB is far too big for a study spec"):
+        load_spec(path)
+
+
+def test_deep_nesting_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text(TASK + "fixed = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(SpecError, match=r"deep.toml: invalid TOML: .*nested too deeply"):
+        load_spec(path)
+
+
+def test_a_long_value_is_quoted_short() -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(TASK + f'optimizers = "{"sgd" * 10_000}"\n', SPEC_PATH)
+    message = str(caught.value)
+    assert len(message) < 300
+    assert "characters) (a string)" in message

@@ -1,7 +1,7 @@
 "use strict";
-// A running refine run's page, drawn by the server: every few seconds it asks whether
-// the run moved on (a candidate reached a rung, or the result was written) and, if so,
-// loads the page again.
+// A page drawn by the server (a running refine run's, a study's lrtune did not create):
+// every few seconds it asks whether the run moved on (a candidate reached a rung, the
+// result was written, a trial ended) and, if so, loads the page again.
 
 const body = document.body;
 const refreshMs = 1000 * Number(body.dataset.refreshS);

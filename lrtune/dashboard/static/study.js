@@ -1,6 +1,8 @@
 "use strict";
 // The study page: everything comes from the JSON API and is written as text, never as
-// markup. Every few seconds it asks whether the study moved on and, if so, redraws.
+// markup. Every few seconds it asks whether the study moved on and, if so, shows it; the
+// figures are drawn again only when a trial was added or ended (figures_version), not on
+// every epoch a trial reports.
 
 const body = document.body;
 const studyId = body.dataset.studyId;
@@ -156,7 +158,10 @@ async function refresh() {
     if (study.version !== version) {
       const trials = await getJson(`/api/studies/${studyId}/trials`);
       // The page came with the figures of the version it was drawn at; redraw if it moved.
-      if (study.version !== body.dataset.version) showFigures(study.version);
+      if (study.figures_version !== body.dataset.figuresVersion) {
+        showFigures(study.figures_version);
+        body.dataset.figuresVersion = study.figures_version;
+      }
       version = study.version;
       body.dataset.version = version;
       showSummary(study);
