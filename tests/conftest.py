@@ -11,6 +11,27 @@ import pytest
 import sqlalchemy
 from sqlalchemy.engine import Engine
 
+# --- the slow part of the suite ---------------------------------------------------------------
+# Tests that start lrtune, workers, proxies or a browser as processes take most of the suite's
+# time; `pytest -m "not slow"` runs the rest in a fraction of it.
+
+SLOW_PATHS = (
+    "tests/hostile/",
+    "tests/workers/test_faults.py",
+    "tests/workers/test_proxy_faults.py",
+    "tests/workers/test_worker_cli.py",
+    "tests/dashboard/test_browser.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        where = Path(str(item.path)).relative_to(root).as_posix()
+        if where.startswith(SLOW_PATHS):
+            item.add_marker(pytest.mark.slow)
+
+
 # --- PostgreSQL ------------------------------------------------------------------------------
 # Tests marked ``postgres`` get a fresh database on the server named below. If the server
 # cannot be reached they fail, so that a missing server is not mistaken for a passing run;
