@@ -103,6 +103,7 @@ def find_lr(
         validation=val_loader is not None,
         planned_steps=planned_steps,
     )
+    _check_optimizer(optimizer, model)
     _check_loader("train_loader", train_loader)
     if val_loader is not None:
         _check_loader("val_loader", val_loader)
@@ -126,6 +127,24 @@ def find_lr(
     finally:
         state.restore(model, optimizer, scaler)
     return _result(record, options, model, optimizer, target, task, started)
+
+
+def _check_optimizer(optimizer: Any, model: Any) -> None:
+    """The optimizer must be a torch optimizer over some of ``model``'s parameters: one
+    built for another model would step nothing the sweep measures."""
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, not {type(model).__name__}.")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(
+            f"optimizer must be a torch.optim.Optimizer, not {type(optimizer).__name__}."
+        )
+    own = {id(p) for p in model.parameters()}
+    stepped = [p for group in optimizer.param_groups for p in group["params"]]
+    if stepped and not any(id(p) in own for p in stepped):
+        raise ValueError(
+            "the optimizer steps none of the model's parameters: build it from "
+            "model.parameters() of the model given to find_lr."
+        )
 
 
 def _check_loader(name: str, loader: Iterable[Any]) -> None:

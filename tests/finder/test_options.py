@@ -167,3 +167,28 @@ def test_messages_name_the_option_not_the_code(bad: dict[str, object]) -> None:
 def test_learning_rates_must_be_finite(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be a finite number"):
         FinderOptions(**bad)  # type: ignore[arg-type]
+
+
+def test_an_optimizer_over_another_models_parameters_is_refused() -> None:
+    model, other = nn.Linear(2, 1), nn.Linear(2, 1)
+    loader = [(torch.randn(4, 2), torch.randn(4, 1))] * 3
+    with pytest.raises(ValueError, match="steps none of the model's parameters"):
+        find_lr(model, torch.optim.SGD(other.parameters(), lr=0.1), loader, nn.MSELoss())
+
+
+@pytest.mark.parametrize(
+    ("model", "optimizer", "message"),
+    [
+        ("model", None, "model must be a torch.nn.Module, not str"),
+        (None, "sgd", "optimizer must be a torch.optim.Optimizer, not str"),
+    ],
+)
+def test_the_model_and_optimizer_are_checked_by_type(
+    model: Any, optimizer: Any, message: str
+) -> None:
+    real = nn.Linear(2, 1)
+    model = real if model is None else model
+    optimizer = torch.optim.SGD(real.parameters(), lr=0.1) if optimizer is None else optimizer
+    loader = [(torch.randn(4, 2), torch.randn(4, 1))] * 3
+    with pytest.raises(ValueError, match=message):
+        find_lr(model, optimizer, loader, nn.MSELoss())
