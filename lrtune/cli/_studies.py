@@ -102,12 +102,14 @@ def study(
 def _stored_budget(name: str, database: Database) -> int | None:
     """The budget of the study ``name`` as stored, or ``None`` if there is no such study
     (or lrtune did not create it: ``run_study`` refuses it then)."""
-    from lrtune.storage import load_study, study_names
+    from lrtune._exceptions import NotFoundError
+    from lrtune.storage import load_study
     from lrtune.study import has_settings, read_settings
 
-    if name not in study_names(database.studies):
+    try:
+        found = load_study(name, database.studies)
+    except NotFoundError:
         return None
-    found = load_study(name, database.studies)
     return read_settings(found).n_trials if has_settings(found) else None
 
 

@@ -265,18 +265,23 @@ class _Trainer:
         inputs, targets = self.task.batch_fn(batch)
         inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
         predictions = self.task.output_fn(forward(self.model, inputs))
-        if not self.checked:
-            check_targets(predictions, targets, self.task.criterion, "train_loader")
-        loss = self.task.criterion(predictions, targets)
-        if not self.checked:
-            check_loss(loss, self.model)
-            self.checked = True
+        loss = self._checked_loss(predictions, targets)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         if self.plan is not None:
             self.plan.after_step()
         return loss.detach()
+
+    def _checked_loss(self, predictions: Any, targets: Any) -> torch.Tensor:
+        """The criterion's loss; on the first step, after checking the task's parts fit."""
+        if self.checked:
+            return self.task.criterion(predictions, targets)
+        check_targets(predictions, targets, self.task.criterion, "train_loader")
+        loss = self.task.criterion(predictions, targets)
+        check_loss(loss, self.model)
+        self.checked = True
+        return loss
 
     def _switch_optimizer(self, mode: Literal["train", "eval"]) -> None:
         if self.train_eval:

@@ -6,10 +6,7 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,66 +16,16 @@ from optuna.trial import TrialState
 from lrtune import run_study, run_worker
 from lrtune.cli import cli
 from lrtune.storage import load_study, open_study_storage
+from tests.proxy_process import (
+    Proxy,
+    free_port,
+    lrtune_command,
+    start_proxy,
+    stop,
+    wait_until_serving,
+)
 
 pytestmark = pytest.mark.postgres
-
-START_TIMEOUT_S = 30.0
-
-
-@dataclass
-class Proxy:
-    """A running ``lrtune storage-proxy`` and where its output goes."""
-
-    process: subprocess.Popen[str]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"grpc://127.0.0.1:{self.port}"
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def lrtune_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "lrtune", *args]
-
-
-def start_proxy(url: str, port: int, log: Path) -> Proxy:
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            lrtune_command("storage-proxy", "--storage", url, "--port", str(port)),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    return Proxy(process, port, log)
-
-
-def wait_until_serving(proxy: Proxy) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proxy.process.poll() is not None:
-            pytest.fail(f"the proxy exited with {proxy.process.returncode}: {proxy.output()}")
-        try:
-            with socket.create_connection(("127.0.0.1", proxy.port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"the proxy did not listen within {START_TIMEOUT_S} s: {proxy.output()}")
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -5,18 +5,16 @@ loses nothing (as ``test_faults.py`` for workers on PostgreSQL itself)."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
+
+from tests.proxy_process import Proxy, free_port, start_proxy, stop, wait_until_serving
 
 from .conftest import (
     Workers,
@@ -38,58 +36,15 @@ INTERVAL_S, GRACE_S = 1, 4
 """The proxy's heartbeat settings: it looks for stale trials every second."""
 
 
-@dataclass
-class Proxy:
-    process: subprocess.Popen[str]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"grpc://127.0.0.1:{self.port}"
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def proxy(postgres_url: str, tmp_path: Path) -> Iterator[Proxy]:
-    port, log = _free_port(), tmp_path / "proxy.log"
-    command = [sys.executable, "-m", "lrtune", "storage-proxy", "--storage", postgres_url]
-    command += ["--port", str(port), "--heartbeat-interval", str(INTERVAL_S)]
-    command += ["--grace-period", str(GRACE_S)]
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            command,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    running_proxy = Proxy(process, port, log)
+    heartbeats = ("--heartbeat-interval", str(INTERVAL_S), "--grace-period", str(GRACE_S))
+    running_proxy = start_proxy(postgres_url, free_port(), tmp_path / "proxy.log", *heartbeats)
     try:
-        wait_for(lambda: _serving(running_proxy), 30, "the proxy to listen")
+        wait_until_serving(running_proxy)
         yield running_proxy
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _serving(proxy: Proxy) -> bool:
-    if proxy.process.poll() is not None:
-        pytest.fail(f"the proxy exited with {proxy.process.returncode}: {proxy.output()}")
-    try:
-        with socket.create_connection(("127.0.0.1", proxy.port), timeout=1):
-            return True
-    except OSError:
-        return False
+        stop(running_proxy.process)
 
 
 def test_four_workers_through_the_proxy_finish_exactly_the_budget(
