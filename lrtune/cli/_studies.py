@@ -371,8 +371,10 @@ def export(study_name: str, storage: str | None, fmt: str, out_path: str | None)
 @click.option("--top", type=click.IntRange(1, MAX_COUNT), default=5, show_default=True)
 @handle_errors
 def report(study_name: str, storage: str | None, out_dir: str, top: int) -> None:
-    """Write PNG figures of STUDY to DIR: history, best by optimizer and schedule, top
-    trials' LR and validation curves, parameter importances."""
+    """Write PNG figures of STUDY to DIR: history, every trial's validation curve, best
+    by optimizer and schedule, top trials' LR and validation curves, parameter
+    importances, parallel coordinates, slices, intermediate values per trial, and the
+    timeline of trials by worker."""
     from lrtune.report import write_report
 
     directory = check_output_folder("--out", out_dir)

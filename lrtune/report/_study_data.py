@@ -1,5 +1,6 @@
 """A study's trials as plain data: one frame, the history, the best per group, the top
-trials and parameter importances. Nothing here draws; ``_study_plots`` does.
+trials, parameter importances, parallel coordinates, slices, the intermediate values of
+every trial and the timeline of trials by worker. Nothing here draws; ``_study_plots`` does.
 
 Columns of ``trials_frame`` (one row per trial, in trial-number order):
 
@@ -19,7 +20,8 @@ Columns of ``trials_frame`` (one row per trial, in trial-number order):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -31,6 +33,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from lrtune._checks import is_int
+from lrtune._optuna import experimental_ok
 from lrtune.study import ATTR, read_settings
 from lrtune.tasks import Direction
 
@@ -108,10 +111,80 @@ class EpochCurves(NamedTuple):
 
 
 class Importances(NamedTuple):
-    """Parameter importances (summing to 1, largest first), or why there are none."""
+    """Parameter importances (summing to 1, largest first), or why there are none;
+    the ``method`` (a key of ``IMPORTANCE_METHODS``) and how many completed trials."""
 
     values: dict[str, float]
     reason: str | None
+    method: str = "ped_anova"
+    trials: int = 0
+
+
+IMPORTANCE_METHODS: dict[str, Callable[[], optuna.importance.BaseImportanceEvaluator]] = {
+    "ped_anova": lambda: optuna.importance.PedAnovaImportanceEvaluator(),
+    "fanova": lambda: optuna.importance.FanovaImportanceEvaluator(seed=0),
+}
+"""Optuna's importance evaluators by name. PED-ANOVA is the default: on the dashboard
+benchmark's studies it takes a tenth of a second where fANOVA takes seconds
+(benchmarks/README.md, "Dashboard speed", has both, and how their rankings agree)."""
+IMPORTANCE_LABELS = {"ped_anova": "PED-ANOVA", "fanova": "fANOVA"}
+DEFAULT_IMPORTANCE = "ped_anova"
+
+
+class ParallelCoordinates(NamedTuple):
+    """The completed trials on parallel axes: each parameter of ``uniform_params``, then
+    the objective. ``columns`` holds each axis's values scaled to [0, 1] (a categorical
+    at its choice's index over the sorted choices), ``ticks`` each axis's labelled
+    positions; ``values`` the objective of each trial (for colour)."""
+
+    names: list[str]
+    columns: list[list[float]]
+    ticks: list[list[tuple[float, str]]]
+    numbers: list[int]
+    values: list[float]
+    objective: StudyObjective
+
+
+class ParamSlice(NamedTuple):
+    """One parameter's value in each completed trial; a categorical's value is its
+    choice's index in ``choices``."""
+
+    name: str
+    x: list[float]
+    choices: list[str] | None
+
+
+class Slices(NamedTuple):
+    """The objective of each completed trial against each parameter of ``uniform_params``."""
+
+    params: list[ParamSlice]
+    numbers: list[int]
+    values: list[float]
+    objective: StudyObjective
+
+
+class IntermediateGrid(NamedTuple):
+    """Every trial's intermediate values as a grid: ``values[i][j]`` is trial
+    ``numbers[i]``'s value at step ``steps[j]`` (NaN where it reported none, and for a
+    trial that reported nothing: every trial has its row, so rows follow trial numbers)."""
+
+    numbers: list[int]
+    steps: list[int]
+    values: list[list[float]]
+    objective: StudyObjective
+
+
+class Timeline(NamedTuple):
+    """Every started trial by worker: ``workers`` names each worker (host, device, GPU);
+    ``rows[i]`` is trial ``numbers[i]``'s worker, ``starts[i]``..``ends[i]`` its run
+    (a running trial's end is ``now``), ``states[i]`` its state's name."""
+
+    workers: list[str]
+    numbers: list[int]
+    rows: list[int]
+    starts: list[datetime]
+    ends: list[datetime]
+    states: list[str]
 
 
 def study_objective(study: optuna.Study) -> StudyObjective:
@@ -202,31 +275,103 @@ def epoch_curves(study: optuna.Study) -> EpochCurves:
     return EpochCurves([t.number for t in trials], states, epochs, values, best, objective)
 
 
-def importances(study: optuna.Study) -> Importances:
-    """fANOVA importances of optimizer, schedule, log10 of the LR and warmup ratio.
+def configured_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The completed trials with a finite value that hold lrtune's ``config``, by number."""
+    return [t for t in completed_trials(study) if "config" in t.user_attrs]
+
+
+def importances(study: optuna.Study, *, method: str = DEFAULT_IMPORTANCE) -> Importances:
+    """Importances (``method``: a key of ``IMPORTANCE_METHODS``) of optimizer, schedule,
+    log10 of the LR and warmup ratio.
 
     Optuna's own parameter names are conditional (``adamw.lr`` exists only in AdamW
     trials), so the completed trials are copied into an in-memory study where every
     trial has the same four parameters. Parameters no trial varied are left out.
     """
-    trials = [t for t in completed_trials(study) if "config" in t.user_attrs]
+    if method not in IMPORTANCE_METHODS:
+        raise ValueError(f"method must be one of {tuple(IMPORTANCE_METHODS)}, but got {method=}.")
+    trials = configured_trials(study)
+    found, reason = _importances(trials, method)
+    return Importances(found, reason, method, len(trials))
+
+
+def _importances(trials: Sequence[FrozenTrial], method: str) -> tuple[dict[str, float], str | None]:
     if len(trials) < 2:
-        return Importances({}, f"Importances need 2 completed trials; the study has {len(trials)}.")
-    columns = _uniform_params(trials)
+        return {}, f"Importances need 2 completed trials; the study has {len(trials)}."
+    columns = uniform_params(trials)
     varied = {name: values for name, values in columns.items() if len(set(values)) > 1}
     if not varied:
-        return Importances(
-            {}, "Every completed trial used the same optimizer, schedule, LR and warmup."
-        )
+        return {}, "Every completed trial used the same optimizer, schedule, LR and warmup."
     if len({t.value for t in trials}) < 2:
-        return Importances({}, "Every completed trial reached the same value.")
+        return {}, "Every completed trial reached the same value."
     proxy = _proxy_study(trials, varied)
-    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
     try:
-        found = optuna.importance.get_param_importances(proxy, evaluator=evaluator)
+        with experimental_ok():
+            evaluator = IMPORTANCE_METHODS[method]()
+            found = optuna.importance.get_param_importances(proxy, evaluator=evaluator)
     except (ValueError, RuntimeError) as error:
-        return Importances({}, f"Optuna could not compute importances: {error}")
-    return Importances({name: float(value) for name, value in found.items()}, None)
+        return {}, f"Optuna could not compute importances: {error}"
+    return {name: float(value) for name, value in found.items()}, None
+
+
+def parallel_coordinates(study: optuna.Study) -> ParallelCoordinates:
+    """``ParallelCoordinates`` of the completed trials (``configured_trials``)."""
+    objective = study_objective(study)
+    trials = configured_trials(study)
+    values = [float(t.value) for t in trials if t.value is not None]
+    axes = {**uniform_params(trials), objective.name: values} if trials else {}
+    scaled = [_scaled(column) for column in axes.values()]
+    return ParallelCoordinates(
+        list(axes),
+        [column for column, _ in scaled],
+        [ticks for _, ticks in scaled],
+        [t.number for t in trials],
+        values,
+        objective,
+    )
+
+
+def slices(study: optuna.Study) -> Slices:
+    """``Slices`` of the completed trials (``configured_trials``)."""
+    trials = configured_trials(study)
+    params = [_param_slice(name, column) for name, column in uniform_params(trials).items()]
+    values = [float(t.value) for t in trials if t.value is not None]
+    return Slices(
+        params if trials else [], [t.number for t in trials], values, study_objective(study)
+    )
+
+
+def intermediate_grid(study: optuna.Study) -> IntermediateGrid:
+    """The grid of every trial's intermediate values; empty if no trial reported one."""
+    trials = study.get_trials(deepcopy=False)
+    steps = sorted({step for t in trials for step in t.intermediate_values})
+    if not steps:
+        return IntermediateGrid([], [], [], study_objective(study))
+    grid = [[_finite(t.intermediate_values.get(step)) for step in steps] for t in trials]
+    return IntermediateGrid([t.number for t in trials], steps, grid, study_objective(study))
+
+
+def timeline(study: optuna.Study, *, now: datetime | None = None) -> Timeline:
+    """When each started trial ran and on which worker (``worker_label``); a running
+    trial ends at ``now`` (the current time: Optuna's times are naive local times)."""
+    trials = [t for t in study.get_trials(deepcopy=False) if t.datetime_start is not None]
+    labels = [worker_label(t.user_attrs) for t in trials]
+    workers = sorted(set(labels))
+    end = now or datetime.now()
+    return Timeline(
+        workers,
+        [t.number for t in trials],
+        [workers.index(label) for label in labels],
+        [t.datetime_start for t in trials if t.datetime_start is not None],
+        [t.datetime_complete or end for t in trials],
+        [t.state.name for t in trials],
+    )
+
+
+def worker_label(attrs: Mapping[str, Any]) -> str:
+    """``host / device (gpu)`` from a trial's user attributes; ``"?"`` for what is missing."""
+    label = f"{attrs.get('host') or '?'} / {attrs.get('device') or '?'}"
+    return f"{label} ({attrs['gpu']})" if attrs.get("gpu") else label
 
 
 class StudyReport:
@@ -274,6 +419,22 @@ class StudyReport:
     @cached_property
     def importances(self) -> Importances:
         return importances(self.study)
+
+    @cached_property
+    def parallel(self) -> ParallelCoordinates:
+        return parallel_coordinates(self.study)
+
+    @cached_property
+    def slices(self) -> Slices:
+        return slices(self.study)
+
+    @cached_property
+    def intermediate(self) -> IntermediateGrid:
+        return intermediate_grid(self.study)
+
+    @cached_property
+    def timeline(self) -> Timeline:
+        return timeline(self.study)
 
 
 def _check_direction(direction: str) -> None:
@@ -373,7 +534,9 @@ def _top_trial(trial: FrozenTrial) -> TopTrial:
     )
 
 
-def _uniform_params(trials: Sequence[FrozenTrial]) -> dict[str, list[Any]]:
+def uniform_params(trials: Sequence[FrozenTrial]) -> dict[str, list[Any]]:
+    """The four parameters every lrtune trial has, from its ``config``: optimizer,
+    schedule, log10 of the LR and warmup ratio (0 without warmup), one value per trial."""
     configs = [t.user_attrs["config"] for t in trials]
     return {
         "optimizer": [c["optimizer"] for c in configs],
@@ -404,3 +567,35 @@ def _distribution(values: Sequence[Any]) -> BaseDistribution:
     if all(isinstance(v, str) for v in values):
         return CategoricalDistribution(sorted(set(values)))
     return FloatDistribution(min(values), max(values))
+
+
+def _scaled(column: Sequence[Any]) -> tuple[list[float], list[tuple[float, str]]]:
+    """``column`` on [0, 1] and its labelled ticks: a categorical's sorted choices evenly
+    spaced, numbers from their lowest (0) to their highest (1); one value at 0.5."""
+    if all(isinstance(v, str) for v in column):
+        choices = sorted(set(column))
+        spacing = 1.0 / max(len(choices) - 1, 1)
+        where = {choice: index * spacing for index, choice in enumerate(choices)}
+        if len(choices) == 1:
+            where = {choices[0]: 0.5}
+        return [where[v] for v in column], [(where[c], c) for c in choices]
+    low, high = float(min(column)), float(max(column))
+    span = high - low
+    scaled = [(float(v) - low) / span if span > 0 else 0.5 for v in column]
+    ticks = [(0.0, _tick(low)), (1.0, _tick(high))] if span > 0 else [(0.5, _tick(low))]
+    return scaled, ticks
+
+
+def _tick(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _param_slice(name: str, column: Sequence[Any]) -> ParamSlice:
+    if all(isinstance(v, str) for v in column):
+        choices = sorted(set(column))
+        return ParamSlice(name, [float(choices.index(v)) for v in column], choices)
+    return ParamSlice(name, [float(v) for v in column], None)
+
+
+def _finite(value: float | None) -> float:
+    return float(value) if value is not None and math.isfinite(value) else math.nan

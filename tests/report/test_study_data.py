@@ -4,6 +4,7 @@ numbers the trials recorded."""
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 from typing import Any
 
 import optuna
@@ -14,12 +15,18 @@ from optuna.trial import FrozenTrial, TrialState
 
 from lrtune.report import (
     Importances,
+    ParamSlice,
     best_by,
     history,
     importances,
+    intermediate_grid,
+    parallel_coordinates,
+    slices,
     study_objective,
+    timeline,
     top_trials,
     trials_frame,
+    worker_label,
 )
 from lrtune.study import SearchSpace, StudySettings
 
@@ -383,7 +390,7 @@ def test_importances_are_empty_with_the_reason(
     for value, lr in zip(values, lrs, strict=True):
         add(study, value, lr=lr)
     found = importances(study)
-    assert found == Importances({}, found.reason)
+    assert found == Importances({}, found.reason, "ped_anova", len(values))
     assert found.reason is not None and reason in found.reason
 
 
@@ -398,3 +405,136 @@ def test_importances_leave_optuna_logging_as_it_was(capsys: pytest.CaptureFixtur
     finally:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     assert "A new study created" not in capsys.readouterr().err
+
+
+def planted(count: int = 24) -> optuna.Study:
+    """Trials whose value depends on the LR alone (the optimizer and schedule vary too)."""
+    study = synthetic()
+    for index in range(count):
+        lr = 10 ** (-4 + 3 * index / (count - 1))
+        value = (math.log10(lr) + 2.5) ** 2 + 0.01 * (index % 3)
+        add(
+            study,
+            value,
+            lr=lr,
+            optimizer=("adamw", "sgd")[index % 2],
+            schedule=("cosine", "constant")[index // 2 % 2],
+        )
+    return study
+
+
+@pytest.mark.parametrize("method", ["ped_anova", "fanova"])
+def test_both_importance_methods_find_the_parameter_that_matters(method: str) -> None:
+    found = importances(planted(), method=method)
+    assert found.method == method and found.trials == 24 and found.reason is None
+    assert next(iter(found.values)) == "log10_lr"
+    assert found.values["log10_lr"] > 0.5
+
+
+def test_importances_refuse_an_unknown_method() -> None:
+    with pytest.raises(ValueError, match=r"method must be one of .*'anova'"):
+        importances(planted(), method="anova")
+
+
+# --- parallel coordinates, slices ------------------------------------------------------
+
+
+def three_trials() -> optuna.Study:
+    """Two AdamW trials and an SGD one, all cosine without warmup; a pruned one aside."""
+    study = synthetic()
+    add(study, 0.3, lr=1e-3)
+    add(study, None, state=TrialState.PRUNED, curve=[0.9], lr=1e-4)
+    add(study, 0.1, lr=1e-1, optimizer="sgd")
+    add(study, 0.2, lr=1e-2)
+    return study
+
+
+def test_parallel_coordinates_scale_each_axis_of_the_completed_trials() -> None:
+    info = parallel_coordinates(three_trials())
+    assert info.names == ["optimizer", "schedule", "log10_lr", "warmup_ratio", "val_loss"]
+    assert info.numbers == [0, 2, 3] and info.values == [0.3, 0.1, 0.2]
+    optimizer, schedule, lr, warmup, value = info.columns
+    assert optimizer == [0.0, 1.0, 0.0]
+    assert schedule == [0.5, 0.5, 0.5] and warmup == [0.5, 0.5, 0.5]  # never varied
+    assert lr == pytest.approx([0.0, 1.0, 0.5])
+    assert value == pytest.approx([1.0, 0.0, 0.5])
+    assert info.ticks[0] == [(0.0, "adamw"), (1.0, "sgd")]
+    assert info.ticks[1] == [(0.5, "cosine")]
+    assert info.ticks[2] == [(0.0, "-3"), (1.0, "-1")]
+    assert info.ticks[3] == [(0.5, "0")]
+
+
+def test_slices_give_each_parameter_its_values_and_choices() -> None:
+    info = slices(three_trials())
+    assert info.numbers == [0, 2, 3] and info.values == [0.3, 0.1, 0.2]
+    by_name = {param.name: param for param in info.params}
+    assert by_name["optimizer"] == ParamSlice("optimizer", [0.0, 1.0, 0.0], ["adamw", "sgd"])
+    assert by_name["log10_lr"].x == pytest.approx([-3.0, -1.0, -2.0])
+    assert by_name["log10_lr"].choices is None
+    assert by_name["warmup_ratio"].x == [0.0, 0.0, 0.0]
+
+
+def test_parallel_coordinates_and_slices_of_a_study_without_completed_trials() -> None:
+    study = synthetic()
+    add(study, None, state=TrialState.PRUNED, curve=[0.9])
+    assert parallel_coordinates(study).names == [] and parallel_coordinates(study).numbers == []
+    assert slices(study).params == [] and slices(study).values == []
+
+
+# --- intermediate values, timeline -----------------------------------------------------
+
+
+def test_intermediate_grid_has_a_row_per_trial_and_a_column_per_step() -> None:
+    study = synthetic()
+    add(study, 0.3, curve=[0.9, 0.5, 0.3])
+    add(study, None, state=TrialState.PRUNED, curve=[1.2, float("inf")])
+    add(study, None, state=TrialState.FAIL, curve=[])
+    info = intermediate_grid(study)
+    assert info.numbers == [0, 1, 2] and info.steps == [1, 2, 3]
+    assert info.values[0] == [0.9, 0.5, 0.3]
+    assert info.values[1][0] == 1.2 and all(math.isnan(v) for v in info.values[1][1:])
+    assert all(math.isnan(v) for v in info.values[2])
+    assert intermediate_grid(synthetic()).numbers == []
+
+
+def timed(
+    study: optuna.Study, state: TrialState, start: datetime, minutes: float | None, **attrs: Any
+) -> None:
+    trial = optuna.trial.create_trial(
+        state=state, value=0.5 if state == TrialState.COMPLETE else None, user_attrs=attrs
+    )
+    trial.datetime_start = start
+    trial.datetime_complete = None if minutes is None else start + timedelta(minutes=minutes)
+    study.add_trial(trial)
+
+
+def test_timeline_puts_each_trial_on_its_workers_row_from_start_to_end() -> None:
+    study = synthetic()
+    t0 = datetime(2026, 1, 1, 12, 0)
+    timed(study, TrialState.COMPLETE, t0, 5, host="b", device="cuda:0", gpu="H100 #0")
+    timed(study, TrialState.PRUNED, t0, 2, host="a", device="cpu")
+    timed(
+        study,
+        TrialState.RUNNING,
+        t0 + timedelta(minutes=5),
+        None,
+        host="b",
+        device="cuda:0",
+        gpu="H100 #0",
+    )
+    timed(study, TrialState.FAIL, t0 + timedelta(minutes=2), 1)
+    now = t0 + timedelta(minutes=9)
+    info = timeline(study, now=now)
+    assert info.workers == ["? / ?", "a / cpu", "b / cuda:0 (H100 #0)"]
+    assert info.numbers == [0, 1, 2, 3] and info.rows == [2, 1, 2, 0]
+    assert info.states == ["COMPLETE", "PRUNED", "RUNNING", "FAIL"]
+    assert info.starts[2] == t0 + timedelta(minutes=5) and info.ends[2] == now
+    assert info.ends[0] == t0 + timedelta(minutes=5)
+
+
+def test_worker_label_names_host_device_and_gpu() -> None:
+    assert worker_label({"host": "box", "device": "cuda:1", "gpu": "A100 #1"}) == (
+        "box / cuda:1 (A100 #1)"
+    )
+    assert worker_label({"host": "box", "device": "cpu"}) == "box / cpu"
+    assert worker_label({}) == "? / ?"

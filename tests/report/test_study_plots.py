@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import optuna
 import pandas as pd
 import pytest
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 from matplotlib.patches import Rectangle
@@ -17,17 +19,26 @@ from lrtune.report import (
     EpochCurves,
     History,
     Importances,
+    IntermediateGrid,
+    ParallelCoordinates,
+    ParamSlice,
+    Slices,
     StudyObjective,
+    Timeline,
     TopTrial,
     epoch_curves,
     plot_best_by,
     plot_epoch_curves,
     plot_history,
     plot_importances,
+    plot_intermediate_grid,
+    plot_parallel_coordinates,
+    plot_slices,
+    plot_timeline,
     plot_top_trials,
     write_report,
 )
-from lrtune.report._study_plots import REPORT_FILES, STUDY_FIGURES
+from lrtune.report._study_plots import DENSE, REPORT_FILES, STUDY_FIGURES
 
 LOSS = StudyObjective("val_loss", "minimize")
 
@@ -179,3 +190,95 @@ def test_the_report_writes_one_png_per_study_figure(
 ) -> None:
     paths = write_report(real_study, tmp_path)
     assert [p.name for p in paths] == [f"{name}.png" for name in STUDY_FIGURES]
+
+
+def parallel(count: int) -> ParallelCoordinates:
+    values = [float(i) for i in range(count)]
+    columns = [[i / max(count - 1, 1) for i in range(count)], [0.5] * count]
+    ticks = [[(0.0, "-4"), (1.0, "-1")], [(0.5, "sgd")]]
+    return ParallelCoordinates(
+        ["log10_lr", "optimizer"], columns, ticks, list(range(count)), values, LOSS
+    )
+
+
+def test_plot_parallel_coordinates_draws_a_line_per_trial_across_the_axes() -> None:
+    figure = plot_parallel_coordinates(parallel(3))
+    ax = figure.axes[0]
+    (lines,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert [segment.tolist() for segment in lines.get_segments()] == [
+        [[0.0, 0.0], [1.0, 0.5]],
+        [[0.0, 0.5], [1.0, 0.5]],
+        [[0.0, 1.0], [1.0, 0.5]],
+    ]
+    assert lines.get_array().tolist() == [0.0, 1.0, 2.0]  # coloured by value
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["log10_lr", "optimizer"]
+    assert {t.get_text() for t in ax.texts} == {"-4", "-1", "sgd"}
+    assert not lines.get_rasterized()
+    assert plot_parallel_coordinates(parallel(DENSE)).axes[0].collections[0].get_rasterized()
+
+
+def test_plot_slices_draws_a_panel_per_parameter() -> None:
+    info = Slices(
+        [
+            ParamSlice("optimizer", [0.0, 1.0], ["adamw", "sgd"]),
+            ParamSlice("log10_lr", [-3.0, -2.0], None),
+        ],
+        [0, 1],
+        [0.4, 0.2],
+        LOSS,
+    )
+    first, second = plot_slices(info).axes[:2]
+    for ax, xs in ((first, [0.0, 1.0]), (second, [-3.0, -2.0])):
+        (points,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+        assert points.get_offsets().tolist() == [[xs[0], 0.4], [xs[1], 0.2]]
+    assert [t.get_text() for t in first.get_xticklabels()] == ["adamw", "sgd"]
+    assert second.get_xlabel() == "log10_lr"
+
+
+def test_plot_intermediate_grid_draws_the_grid_as_one_image() -> None:
+    info = IntermediateGrid([0, 1], [1, 2], [[0.9, 0.5], [1.2, float("nan")]], LOSS)
+    ax = plot_intermediate_grid(info).axes[0]
+    (image,) = ax.images
+    drawn = np.ma.getdata(image.get_array())
+    assert drawn[0].tolist() == [0.9, 1.2]  # a row per step, a column per trial
+    assert drawn[1][0] == 0.5 and np.isnan(drawn[1][1])
+    assert image.get_extent() == [-0.5, 1.5, 0.5, 2.5]
+
+
+def test_plot_timeline_draws_a_bar_per_trial_on_its_workers_row() -> None:
+    t0 = datetime(2026, 1, 1, 12, 0)
+    info = Timeline(
+        ["a / cpu", "b / cuda:0"],
+        [0, 1, 2],
+        [1, 0, 1],
+        [t0, t0, t0 + timedelta(minutes=5)],
+        [t0 + timedelta(minutes=5), t0 + timedelta(minutes=2), t0 + timedelta(minutes=8)],
+        ["COMPLETE", "PRUNED", "COMPLETE"],
+    )
+    ax = plot_timeline(info).axes[0]
+    bars = {c.get_label(): c for c in ax.collections if isinstance(c, PolyCollection)}
+    assert set(bars) == {"complete", "pruned"}
+    rows = [
+        np.ptp(p.vertices[:, 1]) / 2 + p.vertices[:, 1].min() for p in bars["complete"].get_paths()
+    ]
+    assert rows == pytest.approx([1.0, 1.0])  # both on worker b's row
+    spans = [np.ptp(p.vertices[:, 0]) * 24 * 60 for p in bars["complete"].get_paths()]
+    assert spans == pytest.approx([5.0, 3.0])  # minutes, start to end
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a / cpu", "b / cuda:0"]
+
+
+def test_new_figures_without_data_say_so() -> None:
+    objective = LOSS
+    empty = [
+        plot_parallel_coordinates(ParallelCoordinates([], [], [], [], [], objective)),
+        plot_slices(Slices([], [], [], objective)),
+        plot_intermediate_grid(IntermediateGrid([], [], [], objective)),
+        plot_timeline(Timeline([], [], [], [], [], [])),
+    ]
+    said = [texts(figure.axes[0]) for figure in empty]
+    assert said == [
+        ["no completed trials yet"],
+        ["no completed trials yet"],
+        ["no trial has reported a value yet"],
+        ["no trial has started yet"],
+    ]
