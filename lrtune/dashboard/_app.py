@@ -16,9 +16,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from lrtune._exceptions import NotFoundError, StorageError
-from lrtune.dashboard._data import DashboardData, StudyView
+from lrtune.dashboard._data import IMPORTANCES, DashboardData, StudyView
 from lrtune.dashboard._figures import (
     optuna_figure,
+    placeholder,
     range_test_figure,
     refine_figure,
     study_figure,
@@ -147,7 +148,7 @@ def study_page(request: Request) -> Response:
         "study.html",
         storage=data.url,
         study=view,
-        figures=list(STUDY_FIGURES),
+        figures=view.figure_versions(data.importances(view)),
         refresh_s=REFRESH_S,
     )
 
@@ -161,7 +162,19 @@ def study_figure_svg(request: Request) -> Response:
         return Response(_optuna_svg(view, name), media_type=_SVG)
     if name not in STUDY_FIGURES:
         raise NotFoundError(f"No figure {name!r}; the figures are {', '.join(STUDY_FIGURES)}")
+    if name == IMPORTANCES:
+        return Response(_importances_svg(_data(request), view), media_type=_SVG)
     return Response(view.figure(name, lambda r: study_figure(name, r)), media_type=_SVG)
+
+
+def _importances_svg(data: DashboardData, view: StudyView) -> bytes:
+    """The importances as last drawn in the background, or a placeholder until they are
+    (the page asks again when ``figure_versions`` says they changed)."""
+    drawn = data.importances(view)
+    if drawn is not None:
+        return drawn.svg
+    completed = len(view.report.history.numbers)
+    return placeholder(f"Computing the importances of {completed:,} completed trials…")
 
 
 def _refine_svg(view: RefineView, name: str) -> bytes:
@@ -219,10 +232,13 @@ def api_studies(request: Request) -> Response:
 
 
 def api_study(request: Request) -> Response:
-    view = _data(request).study(request.path_params["study_id"])
+    data = _data(request)
+    view = data.study(request.path_params["study_id"])
     if isinstance(view, OptunaView):
         return JSONResponse(optuna_json(view))
-    return JSONResponse(study_json(view) if isinstance(view, StudyView) else refine_json(view))
+    if isinstance(view, StudyView):
+        return JSONResponse(study_json(view, data.importances(view)))
+    return JSONResponse(refine_json(view))
 
 
 def api_trials(request: Request) -> Response:

@@ -4,7 +4,12 @@ A study's state (``version``) is a digest of its trials' numbers, states and rep
 epochs (and, for a refine run, of whether it wrote its result). While it is unchanged,
 every request reuses the same ``StudyReport`` (or ``RefineView``) and the figures already
 drawn from it; a running study's page polls the digest and shows what moved, and draws
-its figures again only when a trial was added or ended (``figures_version``).
+its figures again only when a trial was added or ended (``figures_version``): a state
+whose ``figures_version`` is unchanged keeps the figures drawn before it.
+
+Parameter importances depend only on the completed trials (``importances_version``) and
+take seconds on a big study: they are drawn in a background thread
+(``BackgroundFigures``), and the page shows a placeholder until they are ready.
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from lrtune._exceptions import NotFoundError
+from lrtune.dashboard._background import BackgroundFigures, Drawn
+from lrtune.dashboard._figures import importances_figure, placeholder
 from lrtune.dashboard._optuna_study import OPTUNA_KIND, OptunaView
 from lrtune.dashboard._refine import RefineView, refine_view
 from lrtune.finder import FinderResult
 from lrtune.refine import STUDY_KIND
-from lrtune.report import StudyReport
+from lrtune.report import STUDY_FIGURES, StudyReport
+from lrtune.report._study_data import configured_trials
 from lrtune.storage import Database, RangeTestSummary, study_errors
 from lrtune.study import ATTR, REFINE_RESULT_ATTRS, study_kind, study_summaries
 
@@ -34,6 +42,9 @@ TOP_TRIALS = 5
 
 MAX_ID = 2**63 - 1
 """The largest id a database column holds: any larger is no study and no range test."""
+
+IMPORTANCES = "importances"
+"""The study figure drawn in the background (``BackgroundFigures``), not on request."""
 
 
 class StudySnapshot(optuna.Study):
@@ -79,6 +90,12 @@ def figures_version(study: StudySnapshot) -> str:
     return _digest((budget, [(t.number, t.state.value) for t in trials]))
 
 
+def importances_version(study: StudySnapshot) -> str:
+    """A short digest of the completed trials the importances are computed from (their
+    numbers and values): it moves only when a trial completes."""
+    return _digest([(t.number, t.value) for t in configured_trials(study)])
+
+
 def between_trials(study: StudySnapshot, now: datetime | None = None) -> bool:
     """Whether ``study`` is between two of its trials: none runs, its budget is not met,
     and one ended less than ``BETWEEN_TRIALS_S`` ago."""
@@ -111,6 +128,24 @@ def _digest(marks: object) -> str:
     return hashlib.sha1(repr(marks).encode()).hexdigest()[:12]
 
 
+class Figures:
+    """Figures drawn by name, each drawn once: a request for a figure another request is
+    drawing waits for that drawing rather than making its own."""
+
+    def __init__(self) -> None:
+        self.drawn: dict[str, bytes] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, draw: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self.drawn:
+                self.drawn[name] = draw()
+            return self.drawn[name]
+
+
 @dataclass
 class StudyView:
     """One state of one study: its report data and the figures drawn from it so far."""
@@ -119,16 +154,29 @@ class StudyView:
     name: str
     version: str
     report: StudyReport
-    figures: dict[str, bytes] = field(default_factory=dict)
+    drawn: Figures = field(default_factory=Figures)
+    """Shared with the previous state when its ``figures_version`` was the same."""
     figures_version: str = ""
     """``figures_version``: what the page's figures are drawn at."""
+    importances_version: str = ""
+    """``importances_version``: the state importances are drawn at."""
     between_trials: bool = False
     """``between_trials``: the study reads ``"running"`` though no trial runs now."""
 
+    @property
+    def figures(self) -> dict[str, bytes]:
+        """The figures drawn so far, by name (the importances are not among them)."""
+        return self.drawn.drawn
+
     def figure(self, name: str, draw: Callable[[StudyReport], bytes]) -> bytes:
-        if name not in self.figures:
-            self.figures[name] = draw(self.report)
-        return self.figures[name]
+        return self.drawn.get(name, lambda: draw(self.report))
+
+    def figure_versions(self, importances: Drawn | None) -> dict[str, str]:
+        """Each figure's version, as its URL carries it (``?v=``): the importances'
+        is the state they were drawn at (``pending`` until they first are)."""
+        versions = dict.fromkeys(STUDY_FIGURES, self.figures_version)
+        versions[IMPORTANCES] = "pending" if importances is None else importances.key
+        return versions
 
 
 View = StudyView | RefineView | OptunaView
@@ -150,9 +198,17 @@ class DashboardData:
         self.range_tests = range_tests
         self._views: dict[int, View] = {}
         self._lock = threading.Lock()
+        self.background = BackgroundFigures(importances_figure, _failed_importances)
+        """Where the importances are drawn (``IMPORTANCES``)."""
 
     def close(self) -> None:
+        self.background.close()
         self.database.close()
+
+    def importances(self, view: StudyView) -> Drawn | None:
+        """The importances figure of ``view``'s study: drawn at its state or an earlier
+        one, or ``None`` while none is; queues its state if it is not drawn yet."""
+        return self.background.get(view.id, view.importances_version, view.report.study)
 
     def studies(self) -> list[dict[str, Any]]:
         """``study_summaries`` of every study, newest first (none before Optuna wrote)."""
@@ -198,7 +254,7 @@ class DashboardData:
                 elif kind == OPTUNA_KIND:
                     view = OptunaView(study_id, snapshot.study_name, version, snapshot)
                 else:
-                    view = _study_view(study_id, version, snapshot)
+                    view = _study_view(study_id, version, snapshot, view)
                 self._views[study_id] = view
             return view
 
@@ -209,12 +265,22 @@ def _check_id(given: int, message: str) -> None:
         raise NotFoundError(message)
 
 
-def _study_view(study_id: int, version: str, snapshot: StudySnapshot) -> StudyView:
+def _study_view(
+    study_id: int, version: str, snapshot: StudySnapshot, previous: View | None
+) -> StudyView:
+    drawn_at = figures_version(snapshot)
+    same = isinstance(previous, StudyView) and previous.figures_version == drawn_at
     return StudyView(
         study_id,
         snapshot.study_name,
         version,
         StudyReport(snapshot, top=TOP_TRIALS),
-        figures_version=figures_version(snapshot),
+        previous.drawn if same and isinstance(previous, StudyView) else Figures(),
+        figures_version=drawn_at,
+        importances_version=importances_version(snapshot),
         between_trials=between_trials(snapshot),
     )
+
+
+def _failed_importances(error: Exception) -> bytes:
+    return placeholder("Importances could not be drawn: the dashboard's log has the details.")

@@ -13,6 +13,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from lrtune._exceptions import StudyError
+from lrtune.dashboard._background import Drawn
 from lrtune.dashboard._data import StudyView
 from lrtune.dashboard._optuna_study import OPTUNA_KIND, OptunaView
 from lrtune.dashboard._refine import CandidateRow, RefineView
@@ -48,8 +49,10 @@ def plain(value: Any) -> Any:
     return value
 
 
-def study_json(view: StudyView) -> dict[str, Any]:
-    """A study's progress, best trial (with its PyTorch code) and settings."""
+def study_json(view: StudyView, importances: Drawn | None) -> dict[str, Any]:
+    """A study's progress, best trial (with its PyTorch code), settings and the version of
+    each figure (``importances``: as drawn in the background so far; they are up to date
+    when that is ``importances_version``)."""
     study = view.report.study
     trials = study.get_trials(deepcopy=False)
     counts = {state.name: 0 for state in TrialState}
@@ -66,6 +69,8 @@ def study_json(view: StudyView) -> dict[str, Any]:
             "name": view.name,
             "version": view.version,
             "figures_version": view.figures_version,
+            "figure_versions": view.figure_versions(importances),
+            "importances_version": view.importances_version,
             "task": None if settings is None else settings.task,
             "state": "running" if view.between_trials and state == "stopped" else state,
             "objective": objective.name,

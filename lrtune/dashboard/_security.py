@@ -33,11 +33,14 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
-SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox"
+SVG_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; sandbox"
+)
 """The Content-Security-Policy of an SVG: Matplotlib's SVG paints with ``style``
 attributes and a ``<style>`` element, so an SVG opened on its own (not through an
 ``<img>``, where no policy of its own applies) under the pages' policy would be drawn
-all black. Nothing else may load or run in it (``sandbox``: no script at all)."""
+all black; the dense parts of a big study's figures are PNG images inside it
+(``data:`` URLs). Nothing else may load or run in it (``sandbox``: no script at all)."""
 
 
 def is_loopback(host: str) -> bool:

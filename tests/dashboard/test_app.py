@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -93,11 +94,21 @@ def test_trials_api_has_one_row_per_trial_with_its_options(client: TestClient) -
     assert [row[0] for row in table["rows"]] == list(range(6))
 
 
+def wait_for_importances(client: TestClient, study_id: int, wait_s: float = 60.0) -> None:
+    """Until the background thread has drawn the study's importances (never a timing)."""
+    deadline = time.monotonic() + wait_s
+    path = f"/api/studies/{study_id}"
+    while client.get(path).json()["figure_versions"]["importances"] == "pending":
+        assert time.monotonic() < deadline, "the importances were never drawn"
+        time.sleep(0.05)
+
+
 def test_study_figures_are_the_report_figures(client: TestClient, dashboard_db: str) -> None:
     """One plotting path: the SVG served is what the report's own function draws."""
     study_id = study_ids(client)["mlp"]
     assert tuple(f"{name}.png" for name in STUDY_FIGURES) == REPORT_FILES
     report = StudyReport(load_study("mlp", open_study_storage(dashboard_db)))
+    wait_for_importances(client, study_id)
     for name in STUDY_FIGURES:
         served = client.get(f"/studies/{study_id}/figures/{name}.svg")
         assert served.headers["content-type"] == "image/svg+xml"

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +42,18 @@ if TYPE_CHECKING:
 CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 30_000
 SKIP = os.environ.get("LRTUNE_SKIP_BROWSER") == "1"
-FIGURES = {"history", "epoch_curves", "by_optimizer", "by_schedule", "top_trials", "importances"}
+FIGURES = {
+    "history",
+    "epoch_curves",
+    "by_optimizer",
+    "by_schedule",
+    "top_trials",
+    "importances",
+    "parallel_coordinates",
+    "slices",
+    "intermediate_values",
+    "timeline",
+}
 
 # Runs before any of the page's scripts (injected by the browser, outside the page's CSP).
 RECORD_CSP_VIOLATIONS = """
@@ -50,6 +62,13 @@ document.addEventListener("securitypolicyviolation", (event) => {
   window.__csp.push(`${event.violatedDirective} ${event.blockedURI}`);
 });
 """
+
+IMPORTANCES_SHOWN = """(version) => {
+  const img = document.querySelector('img.study-figure[data-name="importances"]');
+  return version !== "pending" && img.src.endsWith(`?v=${version}`) &&
+    img.complete && img.naturalWidth > 0;
+}"""
+"""Until the importances figure shows the drawing of ``version`` (not the placeholder)."""
 
 STUDY_PAGE_READY = """() =>
   document.getElementById("trial-count").textContent !== "" &&
@@ -156,6 +175,17 @@ def get_json(url: str) -> Any:
         return json.load(answer)
 
 
+def importances_drawn(base: str, study_id: int, wait_s: float = 60.0) -> str:
+    """The version of the study's importances, once they are drawn at its current state."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        study = get_json(f"{base}/api/studies/{study_id}")
+        if study["figure_versions"]["importances"] == study["importances_version"]:
+            return str(study["importances_version"])
+        assert time.monotonic() < deadline, "the importances were never drawn"
+        time.sleep(0.1)
+
+
 def study_ids(base: str) -> dict[str, int]:
     return {s["name"]: s["id"] for s in get_json(f"{base}/api/studies")}
 
@@ -250,6 +280,10 @@ def test_study_page_draws_its_figures_best_code_and_progress(
     page.goto(f"{base_url}/studies/{study_ids(base_url)['mlp']}")
     wait_study_page(page)
     assert figures_loaded(page) == dict.fromkeys(FIGURES, True)
+    # A placeholder first, if the importances were not drawn yet; then, without a
+    # reload, the drawing (the page asks every REFRESH_S seconds).
+    version = importances_drawn(base_url, study_ids(base_url)["mlp"])
+    page.wait_for_function(IMPORTANCES_SHOWN, arg=version, timeout=60_000)
     assert "torch.optim" in page.text_content("#best-code")
     assert page.text_content("#progress-text").startswith("6/6 finished")
     assert page.text_content("#best-line").startswith("Best val_loss:")
@@ -416,11 +450,19 @@ def test_a_running_study_page_updates_itself(
     assert page.locator("#trials tbody tr").count() == 4
     assert page.text_content("#trial-count") == "4 of 4 trials shown"
     drawn = page.get_attribute("body", "data-figures-version")
-    assert drawn == get_json(f"{base}/api/studies/{study_ids(base)['live']}")["figures_version"]
+    api = get_json(f"{base}/api/studies/{study_ids(base)['live']}")
+    assert drawn == api["figures_version"]
     page.wait_for_function(STUDY_PAGE_READY)
     assert all(figures_loaded(page).values())
-    srcs = page.eval_on_selector_all("img.study-figure", "imgs => imgs.map((i) => i.src)")
-    assert all(src.endswith(f"?v={drawn}") for src in srcs)
+    srcs = dict(
+        page.eval_on_selector_all(
+            "img.study-figure", "imgs => imgs.map((i) => [i.dataset.name, i.src])"
+        )
+    )
+    assert all(src.endswith(f"?v={drawn}") for name, src in srcs.items() if name != "importances")
+    # The importances follow the completed trials, drawn in the background.
+    version = importances_drawn(base, study_ids(base)["live"])
+    page.wait_for_function(IMPORTANCES_SHOWN, arg=version, timeout=60_000)
     # Figures replaced mid-load may be cancelled; nothing may fail or answer an error.
     assert not [p for p in watched.problems if not p.startswith("failed:")]
 

@@ -1,8 +1,9 @@
 "use strict";
 // The study page: everything comes from the JSON API and is written as text, never as
-// markup. Every few seconds it asks whether the study moved on and, if so, shows it; the
-// figures are drawn again only when a trial was added or ended (figures_version), not on
-// every epoch a trial reports.
+// markup. Every few seconds it asks whether the study moved on and, if so, shows it; a
+// figure is loaded again only when its version moved (figure_versions): when a trial was
+// added or ended, not on every epoch a trial reports, and for the importances (drawn in
+// the background) when a newer drawing is ready.
 
 const body = document.body;
 const studyId = body.dataset.studyId;
@@ -146,8 +147,11 @@ function applyFilter() {
   document.getElementById("trial-count").textContent = `${shown} of ${rows.length} trials shown`;
 }
 
-function showFigures(newVersion) {
+function showFigures(versions) {
   for (const img of document.querySelectorAll("img.study-figure")) {
+    const newVersion = versions[img.dataset.name];
+    if (newVersion === undefined || newVersion === img.dataset.version) continue;
+    img.dataset.version = newVersion;
     img.src = `/studies/${studyId}/figures/${img.dataset.name}.svg?v=${newVersion}`;
   }
 }
@@ -155,13 +159,11 @@ function showFigures(newVersion) {
 async function refresh() {
   try {
     const study = await getJson(`/api/studies/${studyId}`);
+    // The page came with the figures of the state it was drawn at; load those that moved.
+    showFigures(study.figure_versions);
+    body.dataset.figuresVersion = study.figures_version;
     if (study.version !== version) {
       const trials = await getJson(`/api/studies/${studyId}/trials`);
-      // The page came with the figures of the version it was drawn at; redraw if it moved.
-      if (study.figures_version !== body.dataset.figuresVersion) {
-        showFigures(study.figures_version);
-        body.dataset.figuresVersion = study.figures_version;
-      }
       version = study.version;
       body.dataset.version = version;
       showSummary(study);
