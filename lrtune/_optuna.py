@@ -20,6 +20,7 @@ import optuna
 from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 
 if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
     from optuna.study._frozen import FrozenStudy
     from optuna.trial import FrozenTrial, TrialState
 
@@ -61,6 +62,47 @@ def with_trial_cache(backend: optuna.storages.RDBStorage) -> optuna.storages.Bas
     """``backend`` behind Optuna's trial cache, as ``optuna.storages.get_storage`` wraps an
     ``RDBStorage`` (done by hand for a subclass it would not recognize from a URL)."""
     return optuna.storages._CachedStorage(backend)
+
+
+def cached_storage_class() -> type[optuna.storages.BaseStorage]:
+    """Optuna's trial cache over an RDB storage, to subclass (``BatchedStorage``)."""
+    return optuna.storages._CachedStorage
+
+
+def cache_trial(storage: optuna.storages.BaseStorage, study_id: int, trial: FrozenTrial) -> None:
+    """Put a trial made outside Optuna's trial cache into it, as its ``create_new_trial``
+    would: its later writes look the trial up there."""
+    from optuna.storages._cached_storage import _StudyInfo
+
+    with storage._lock:  # type: ignore[attr-defined]
+        storage._studies.setdefault(study_id, _StudyInfo())  # type: ignore[attr-defined]
+        storage._add_trials_to_cache(study_id, [trial])  # type: ignore[attr-defined]
+
+
+def known_distribution(
+    storage: optuna.storages.BaseStorage, study_id: int, name: str
+) -> BaseDistribution | None:
+    """The distribution a trial cache knows parameter ``name`` of the study by, if any."""
+    with storage._lock:  # type: ignore[attr-defined]
+        return storage._studies[study_id].param_distribution.get(name)  # type: ignore[attr-defined]
+
+
+def remember_distributions(
+    storage: optuna.storages.BaseStorage, study_id: int, known: dict[str, BaseDistribution]
+) -> None:
+    """Tell a trial cache the parameters' distributions (so that it checks new ones without
+    reading), as its ``set_trial_param`` would."""
+    with storage._lock:  # type: ignore[attr-defined]
+        cache = storage._studies[study_id].param_distribution  # type: ignore[attr-defined]
+        for name, distribution in known.items():
+            cache.setdefault(name, distribution)
+
+
+def build_frozen_trial(row: Any) -> FrozenTrial:
+    """A ``FrozenTrial`` from rows shaped like Optuna's ``TrialModel``, built by Optuna's own
+    code, so that a trial read by lrtune's SQL is the trial Optuna would read."""
+    build = optuna.storages.RDBStorage._build_frozen_trial_from_trial_model
+    return build(None, row)  # type: ignore[arg-type]
 
 
 def study_id_of(study: optuna.Study | FrozenStudy) -> int:
@@ -123,12 +165,17 @@ __all__ = [
     "BaseHeartbeat",
     "RemoteHeartbeat",
     "backend_of",
+    "build_frozen_trial",
+    "cache_trial",
+    "cached_storage_class",
     "cached_trials",
     "experimental_ok",
     "forget_cached_trials",
     "grpc_service",
     "is_heartbeat_enabled",
+    "known_distribution",
     "rdb_models",
+    "remember_distributions",
     "stale_trial_ids",
     "storage_of",
     "study_id_of",

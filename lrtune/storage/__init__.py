@@ -6,8 +6,10 @@ The storage proxy's heartbeat relay (gRPC) loads on first use.
 from typing import TYPE_CHECKING
 
 from lrtune._lazy import lazy_attributes as _lazy_attributes
+from lrtune.storage._batched import BatchedStorage, Claiming, write_held
 from lrtune.storage._database import Database, open_study_storage
 from lrtune.storage._heartbeat import Heartbeat
+from lrtune.storage._locks import lock_key
 from lrtune.storage._range_tests import RangeTestSummary
 from lrtune.storage._schema import SCHEMA_VERSION
 from lrtune.storage._storage import Storage
@@ -27,6 +29,8 @@ __getattr__ = _lazy_attributes(__name__, _LAZY)
 __all__ = [
     "DEFAULT_STORAGE",
     "SCHEMA_VERSION",
+    "BatchedStorage",
+    "Claiming",
     "Database",
     "Heartbeat",
     "RangeTestSummary",
@@ -35,9 +39,11 @@ __all__ = [
     "Storage",
     "create_engine_for",
     "load_study",
+    "lock_key",
     "open_study_storage",
     "resolve_url",
     "storage_backend",
     "study_errors",
     "study_names",
+    "write_held",
 ]

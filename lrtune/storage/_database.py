@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from lrtune._optuna import backend_of
+from lrtune.storage._batched import BatchedStorage
 from lrtune.storage._heartbeat import Heartbeat
 from lrtune.storage._locks import advisory_lock, lock_key, single_sqlite_worker
 from lrtune.storage._read_only import read_only_studies
@@ -80,8 +81,8 @@ class Database:
         address = grpc_address(resolved)
         if address is not None:
             return cls(resolved, None, grpc_storage(*address, heartbeat))
-        studies = open_rdb_storage(checked_url(resolved), heartbeat)
-        return cls(resolved, studies.engine, studies)
+        backend = open_rdb_storage(checked_url(resolved), heartbeat)
+        return cls(resolved, backend.engine, BatchedStorage(backend))
 
     @classmethod
     def open_read_only(cls, url: str | None = None) -> Database:

@@ -25,6 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 from lrtune._optuna import (
     BaseHeartbeat,
     RemoteHeartbeat,
+    backend_of,
     experimental_ok,
     stale_trial_ids,
     study_id_of,
@@ -75,6 +76,8 @@ class RelayedHeartbeats:
     """
 
     def __init__(self, storage: optuna.storages.BaseStorage, heartbeat: Heartbeat) -> None:
+        # The workers' writes, not the proxy's own: served as they come, never held.
+        storage = backend_of(storage)
         if not isinstance(storage, optuna.storages.RDBStorage):
             raise TypeError(f"the proxy serves a database storage, not {type(storage).__name__}")
         self._served = with_trial_cache(storage)

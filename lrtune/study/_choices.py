@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Container
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import optuna
@@ -13,7 +14,13 @@ from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import TrialState
 
-from lrtune._optuna import cached_trials, experimental_ok, forget_cached_trials
+from lrtune._optuna import (
+    cached_trials,
+    experimental_ok,
+    forget_cached_trials,
+    storage_of,
+    study_id_of,
+)
 from lrtune._registry import Registry
 
 MEDIAN_STARTUP_TRIALS = 5
@@ -55,7 +62,32 @@ class WarmupFirstMedianPruner(MedianPruner):
         step = trial.last_step
         if step is None or step < self.warmup_steps:
             return False
-        return super().prune(study, trial)
+        read = getattr(storage_of(study), "completed_at_step", None)
+        if read is None:
+            return super().prune(study, trial)
+        completed, values = read(study_id_of(study), step)
+        return super().prune(_CompletedAtStep(study, step, completed, values), trial)  # type: ignore[arg-type]
+
+
+class _CompletedAtStep:
+    """A study whose completed trials are only what a median pruner reads of them at one
+    step, from one query (``BatchedStorage.completed_at_step``) instead of every trial."""
+
+    def __init__(self, study: optuna.Study, step: int, completed: int, values: list[float]):
+        self._study = study
+        reported = [SimpleNamespace(intermediate_values={step: v}) for v in values]
+        silent = [SimpleNamespace(intermediate_values={}) for _ in range(completed - len(values))]
+        self._completed = reported + silent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    def get_trials(
+        self, deepcopy: bool = True, states: Container[TrialState] | None = None
+    ) -> list[Any]:
+        if states != (TrialState.COMPLETE,):
+            raise ValueError(f"only completed trials were read, not {states!r}")
+        return self._completed
 
 
 def median_warmup_epochs(epochs: int) -> int:
@@ -91,8 +123,15 @@ class OneReadTPESampler(TPESampler):
     With ``constant_liar`` (on by default, so that workers running at once do not draw alike)
     TPE reads every trial afresh for each sub-space of the grouped space: a dozen reads per
     trial, most of a trial's storage time on a shared database. Here one fresh read, made
-    as sampling starts, serves every sub-space; the draws are the same.
+    as sampling starts (when the search space is inferred), serves the search space and
+    every sub-space; the draws are the same.
     """
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: optuna.trial.FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        forget_cached_trials(study)  # fresh: running trials as of now
+        return super().infer_relative_search_space(_CachedReads(study), trial)  # type: ignore[arg-type]
 
     def sample_relative(
         self,
@@ -100,7 +139,7 @@ class OneReadTPESampler(TPESampler):
         trial: optuna.trial.FrozenTrial,
         search_space: dict[str, BaseDistribution],
     ) -> dict[str, Any]:
-        forget_cached_trials(study)  # fresh: running trials as of now
+        # The read made as the search space was inferred, a moment ago.
         return super().sample_relative(_CachedReads(study), trial, search_space)  # type: ignore[arg-type]
 
 

@@ -25,7 +25,7 @@ from lrtune._optuna import (
     study_id_of,
     trial_id_of,
 )
-from lrtune.storage import Database
+from lrtune.storage import BatchedStorage, Claiming, Database, lock_key
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 """The trial states a study's budget counts."""
@@ -59,6 +59,8 @@ def claim_trial(study: optuna.Study, budget: int, database: Database | None = No
     ``database``: the study's (default: ``Database.around`` the study's storage).
     """
     storage = storage_of(study)
+    if isinstance(storage, BatchedStorage):
+        return _claim_in_one_transaction(study, storage, budget)
     database = database or Database.around(storage)
     with database.lock(f"budget:{study.study_name}") as locked:
         fail_stale_trials(study)
@@ -80,6 +82,42 @@ def claim_trial(study: optuna.Study, budget: int, database: Database | None = No
         _give_back(study, trial_id)
         return Claim(None, finished, running + 1)
     return Claim(trial_id, finished, running, retry_of)
+
+
+def _claim_in_one_transaction(study: optuna.Study, storage: BatchedStorage, budget: int) -> Claim:
+    """``claim_trial`` on lrtune's own storage: one transaction of a few statements, which
+    holds the study's lock until it commits (a worker that dies in it holds nothing)."""
+    study_id, key = study_id_of(study), lock_key(f"budget:{study.study_name}")
+    for look_for_stale in (True, False):
+        with storage.claiming(key) as claiming:
+            census = claiming.census(study_id)
+            stale = look_for_stale and census.may_have_stale(storage.grace_period())
+            if not stale:
+                claim = _take(claiming, Counter(census.counts), study_id, budget)
+        if not stale:
+            break
+        fail_stale_trials(study)  # outside the transaction: Optuna's own path, then again
+    claiming.adopt_created()
+    if claim.retry_of == _QUEUED:
+        assert claim.trial_id is not None
+        queued = storage.get_trial(claim.trial_id)
+        return Claim(claim.trial_id, claim.finished, claim.running, _retried_number(queued))
+    return claim
+
+
+_QUEUED = -1
+"""``Claim.retry_of`` of a trial taken from the queue, until its record is read."""
+
+
+def _take(claiming: Claiming, counts: Counter[TrialState], study_id: int, budget: int) -> Claim:
+    finished, running = finished_of(counts), counts[TrialState.RUNNING]
+    if finished + running >= budget:
+        return Claim(None, finished, running)
+    queued = claiming.pop_waiting(study_id) if counts[TrialState.WAITING] else None
+    trial_id = queued if queued is not None else claiming.create(study_id)
+    if is_heartbeat_enabled(claiming.storage):
+        claiming.beat(trial_id)  # the first beat at once: a trial with none is never stale
+    return Claim(trial_id, finished, running, None if queued is None else _QUEUED)
 
 
 def _beyond_budget(study: optuna.Study, trial_id: int, budget: int) -> bool:

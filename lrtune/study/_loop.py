@@ -180,7 +180,10 @@ def _fail_and_requeue(study: optuna.Study, trial: optuna.Trial, signal_name: str
     if storage_of(study).get_trial(trial_id_of(trial)).state.is_finished():
         return  # failed as stale meanwhile, and queued again by whoever failed it
     trial.set_user_attr("stopped_by", signal_name)
-    frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+    try:
+        frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+    except UpdateFinishedTrialError:  # failed as stale after the look above
+        return
     with experimental_ok():
         _requeue_callback(storage_of(study))(study, frozen)
     logger.warning("%s: trial #%d failed and queued for retry", signal_name, trial.number)

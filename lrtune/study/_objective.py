@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import optuna
 import torch
 
+from lrtune.storage import write_held
 from lrtune.study._space import SearchSpace
 from lrtune.tasks import Task
 from lrtune.training import EpochEnd, TrainingRun, train
@@ -64,6 +65,7 @@ class TrialObjective:
         gpu = gpu_label(self.device)
         if gpu is not None:
             trial.set_user_attr("gpu", gpu)
+        write_held(trial)  # the configuration, in one transaction, before training
         reporter = _Reporter(trial, self.objective)
         try:
             run = train(

@@ -1,0 +1,578 @@
+"""A trial's reads and writes as few SQL statements on Optuna's own tables.
+
+Optuna's ``RDBStorage`` makes one transaction of several statements per value: per
+parameter, per attribute, per reported epoch. The functions here write the same rows in
+Optuna's own format (``optuna.load_study`` and optuna-dashboard read them as Optuna's),
+each in one statement on a connection the caller holds in a transaction: several
+parameters or attributes at once, a reported value together with the check that its trial
+still runs, a trial's whole record read in two statements.
+
+Datetimes are written as Optuna writes them: naive UTC.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections import defaultdict
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from optuna import distributions
+from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from lrtune._optuna import build_frozen_trial, rdb_models
+
+MAX_IDS_IN_LIST = 10_000
+"""The most trial ids one ``IN`` list holds (SQLite allows 32,766 variables, PostgreSQL
+65,535); a longer list is read by id range and filtered here, as Optuna falls back."""
+
+
+def utc_now() -> datetime.datetime:
+    """Now as Optuna stores it: naive UTC."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _local(stamp: datetime.datetime | None) -> datetime.datetime | None:
+    """A stored naive-UTC datetime as Optuna reads it: naive local time."""
+    if stamp is None:
+        return None
+    return stamp.replace(tzinfo=datetime.timezone.utc).astimezone().replace(tzinfo=None)
+
+
+class _Tables:
+    """Optuna's tables, looked up once."""
+
+    def __init__(self) -> None:
+        models = rdb_models()
+        self.models = models
+        self.trials: Table = models.TrialModel.__table__
+        self.params: Table = models.TrialParamModel.__table__
+        self.values: Table = models.TrialValueModel.__table__
+        self.intermediate: Table = models.TrialIntermediateValueModel.__table__
+        self.user_attrs: Table = models.TrialUserAttributeModel.__table__
+        self.system_attrs: Table = models.TrialSystemAttributeModel.__table__
+        self.heartbeats: Table = models.TrialHeartbeatModel.__table__
+        self.studies: Table = models.StudyModel.__table__
+
+
+_TABLES: _Tables | None = None
+
+
+def tables() -> _Tables:
+    global _TABLES
+    if _TABLES is None:
+        _TABLES = _Tables()
+    return _TABLES
+
+
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def _statement(connection: Connection, name: str, build: Callable[[Any], Any]) -> Any:
+    """The statement ``name`` for the connection's dialect, built once: a statement built
+    anew on every call costs more to compile than the database takes to run it."""
+    key = (connection.dialect.name, name)
+    if key not in _STATEMENTS:
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        _STATEMENTS[key] = build(dialect)
+    return _STATEMENTS[key]
+
+
+def _upsert(dialect: Any, table: Table, keys: Sequence[str]) -> Any:
+    """An ``INSERT ... ON CONFLICT (keys) DO UPDATE`` of every other column."""
+    statement = dialect.insert(table)
+    changed = {
+        c.name: statement.excluded[c.name]
+        for c in table.columns
+        if c.name not in keys and not c.primary_key
+    }
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=changed)
+
+
+def _is_running() -> Any:
+    t = tables().trials
+    return exists().where(t.c.trial_id == bindparam("trial_id"), t.c.state == TrialState.RUNNING)
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+def lock_running(connection: Connection, trial_id: int) -> TrialState | None:
+    """Lock a trial's row for this transaction; its state, or None if there is no such trial."""
+
+    def build(_: Any) -> Any:
+        t = tables().trials
+        return select(t.c.state).where(t.c.trial_id == bindparam("trial_id")).with_for_update()
+
+    query = _statement(connection, "lock_running", build)
+    return connection.execute(query, {"trial_id": trial_id}).scalar_one_or_none()
+
+
+def write_params(
+    connection: Connection,
+    trial_id: int,
+    params: Mapping[str, tuple[float, distributions.BaseDistribution]],
+) -> None:
+    """Insert a trial's parameters (internal values, with their distributions)."""
+    rows = [
+        {
+            "trial_id": trial_id,
+            "param_name": name,
+            "param_value": value,
+            "distribution_json": distributions.distribution_to_json(distribution),
+        }
+        for name, (value, distribution) in params.items()
+    ]
+    if rows:
+        connection.execute(
+            _statement(connection, "params", lambda _: insert(tables().params)), rows
+        )
+
+
+def stored_distributions(
+    connection: Connection, study_id: int, names: Iterable[str]
+) -> dict[str, distributions.BaseDistribution]:
+    """One stored distribution per parameter name of the study (what Optuna checks new
+    parameters against)."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+
+    def build(_: Any) -> Any:
+        p, t = tables().params, tables().trials
+        return (
+            select(p.c.param_name, func.min(p.c.distribution_json))
+            .join(t, t.c.trial_id == p.c.trial_id)
+            .where(
+                t.c.study_id == bindparam("study_id"),
+                p.c.param_name.in_(bindparam("names", expanding=True)),
+            )
+            .group_by(p.c.param_name)
+        )
+
+    query = _statement(connection, "stored_distributions", build)
+    rows = connection.execute(query, {"study_id": study_id, "names": wanted})
+    return {name: distributions.json_to_distribution(text) for name, text in rows}
+
+
+def write_attrs(
+    connection: Connection, trial_id: int, attrs: Mapping[str, Any], *, system: bool
+) -> None:
+    """Insert or replace a trial's user (or system) attributes, as JSON."""
+    if not attrs:
+        return
+    table = tables().system_attrs if system else tables().user_attrs
+    rows = [
+        {"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
+        for key, value in attrs.items()
+    ]
+    upsert = _statement(
+        connection, table.name, lambda dialect: _upsert(dialect, table, ("trial_id", "key"))
+    )
+    connection.execute(upsert, rows)
+
+
+def write_intermediate(
+    connection: Connection, trial_id: int, step: int, value: float, *, checked: bool
+) -> bool:
+    """Insert or replace a reported value; ``checked``: the caller already knows the trial
+    runs. Otherwise the value is written only if it does: whether it was."""
+    model = tables().models.TrialIntermediateValueModel
+    stored, kind = model.intermediate_value_to_stored_repr(value)
+    row = {
+        "trial_id": trial_id,
+        "step": step,
+        "intermediate_value": stored,
+        "intermediate_value_type": kind,
+    }
+    table = tables().intermediate
+    keys = ("trial_id", "step")
+    if checked:
+        upsert = _statement(connection, "intermediate", lambda d: _upsert(d, table, keys))
+        connection.execute(upsert, [row])
+        return True
+
+    def build(dialect: Any) -> Any:
+        columns = [table.c[name] for name in row]
+        # Typed, so that PostgreSQL takes the enum from a SELECT as it would from VALUES.
+        typed = [cast(bindparam(c.name, type_=c.type), c.type) for c in columns]
+        source = select(*typed).where(_is_running())
+        upsert = _upsert(dialect, table, keys)
+        return upsert.from_select([c.name for c in columns], source).returning(table.c.step)
+
+    statement = _statement(connection, "intermediate_if_running", build)
+    return connection.execute(statement, row).first() is not None
+
+
+def finish(
+    connection: Connection, trial_id: int, state: TrialState, values: Sequence[float] | None
+) -> bool:
+    """Mark a running trial finished, with its values; whether it was running."""
+
+    def build(_: Any) -> Any:
+        t = tables().trials
+        return (
+            update(t)
+            .where(t.c.trial_id == bindparam("id"), t.c.state == TrialState.RUNNING)
+            .values(state=bindparam("new_state"), datetime_complete=bindparam("complete"))
+        )
+
+    statement = _statement(connection, "finish", build)
+    changed = connection.execute(
+        statement, {"id": trial_id, "new_state": state, "complete": utc_now()}
+    ).rowcount
+    if not changed:
+        return False
+    model = tables().models.TrialValueModel
+    rows = []
+    for objective, value in enumerate(values or ()):
+        stored, kind = model.value_to_stored_repr(value)
+        rows.append(
+            {"trial_id": trial_id, "objective": objective, "value": stored, "value_type": kind}
+        )
+    if rows:
+        table = tables().values
+        upsert = _statement(
+            connection, "values", lambda d: _upsert(d, table, ("trial_id", "objective"))
+        )
+        connection.execute(upsert, rows)
+    return True
+
+
+def create_trial(
+    connection: Connection, study_id: int, start: datetime.datetime
+) -> tuple[int, int]:
+    """A new running trial of the study, numbered by the insert itself: its id and number.
+
+    The caller holds the study's row lock (``census``), as Optuna holds it to number a
+    trial, so numbers stay unique beside Optuna's own processes.
+    """
+
+    def build(_: Any) -> Any:
+        t = tables().trials
+        count = select(func.count()).select_from(t).where(t.c.study_id == bindparam("study"))
+        return (
+            insert(t)
+            .values(
+                number=count.scalar_subquery(),
+                study_id=bindparam("study"),
+                state=TrialState.RUNNING,
+                datetime_start=bindparam("start"),
+            )
+            .returning(t.c.trial_id, t.c.number)
+        )
+
+    statement = _statement(connection, "create_trial", build)
+    row = connection.execute(statement, {"study": study_id, "start": start}).one()
+    return int(row.trial_id), int(row.number)
+
+
+def pop_waiting(connection: Connection, study_id: int, start: datetime.datetime) -> int | None:
+    """Set the oldest waiting trial of the study running; its id, or None if none waits."""
+
+    def build(_: Any) -> Any:
+        t = tables().trials
+        oldest = (
+            select(t.c.trial_id)
+            .where(t.c.study_id == bindparam("study"), t.c.state == TrialState.WAITING)
+            .order_by(t.c.number)
+            .limit(1)
+            .scalar_subquery()
+        )
+        return (
+            update(t)
+            .where(t.c.trial_id == oldest, t.c.state == TrialState.WAITING)
+            .values(state=TrialState.RUNNING, datetime_start=bindparam("start"))
+            .returning(t.c.trial_id)
+        )
+
+    statement = _statement(connection, "pop_waiting", build)
+    row = connection.execute(statement, {"study": study_id, "start": start}).first()
+    return None if row is None else int(row.trial_id)
+
+
+def beat(connection: Connection, trial_id: int) -> None:
+    """Record a heartbeat of the trial now, by the server's clock (as Optuna does)."""
+
+    def build(dialect: Any) -> Any:
+        table = tables().heartbeats
+        upsert = _upsert(dialect, table, ("trial_id",))
+        return upsert.values(trial_id=bindparam("id"), heartbeat=func.now())
+
+    connection.execute(_statement(connection, "beat", build), {"id": trial_id})
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+_COUNTED = tuple(TrialState)
+
+
+@dataclass(frozen=True)
+class Census:
+    """A study's trials by state, and the oldest heartbeat of a running trial, by the
+    server's clock."""
+
+    counts: dict[TrialState, int]
+    oldest_beat: datetime.datetime | None
+    server_now: datetime.datetime
+
+    def may_have_stale(self, grace_s: float | None) -> bool:
+        """Whether some running trial's heartbeat is older than ``grace_s``."""
+        if grace_s is None or self.oldest_beat is None:
+            return False
+        return (self.server_now - self.oldest_beat).total_seconds() > grace_s
+
+
+def census(connection: Connection, study_id: int) -> Census | None:
+    """Lock the study's row for this transaction (as Optuna does to number a trial) and
+    count its trials by state, in one statement; None if there is no such study.
+
+    The counts are read as the statement starts: only a process that does not take lrtune's
+    advisory lock (a plain Optuna process) can change them while the row lock is awaited.
+    """
+    row = connection.execute(
+        _statement(connection, "census", _build_census), {"study": study_id}
+    ).first()
+    if row is None:
+        return None
+    counts = {state: int(row[i] or 0) for i, state in enumerate(_COUNTED)}
+    return Census(counts, _naive(row[-2]), _naive(row[-1]))
+
+
+def _build_census(_: Any) -> Any:
+    s, t, h = tables().studies, tables().trials, tables().heartbeats
+    columns = [
+        func.count().filter(t.c.state == state).label(f"n_{state.name.lower()}")
+        for state in _COUNTED
+    ]
+    beats = func.min(h.c.heartbeat).filter(t.c.state == TrialState.RUNNING)
+    counts = (
+        select(*columns, beats.label("oldest_beat"))
+        .select_from(t.outerjoin(h, h.c.trial_id == t.c.trial_id))
+        .where(t.c.study_id == bindparam("study"))
+        .subquery()
+    )
+    return (
+        select(*counts.c, func.now().label("server_now"))
+        .select_from(s)
+        .join(counts, literal(True))
+        .where(s.c.study_id == bindparam("study"))
+        .with_for_update(of=s)
+    )
+
+
+def _naive(stamp: Any) -> Any:
+    if isinstance(stamp, str):  # SQLite's CURRENT_TIMESTAMP
+        stamp = datetime.datetime.fromisoformat(stamp)
+    if isinstance(stamp, datetime.datetime) and stamp.tzinfo is not None:
+        stamp = stamp.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return stamp
+
+
+def completed_at_step(connection: Connection, study_id: int, step: int) -> tuple[int, list[float]]:
+    """How many trials of the study are complete, and the values they reported at ``step``
+    (what a median or percentile pruner compares with), in one statement."""
+
+    def build(_: Any) -> Any:
+        t, v = tables().trials, tables().intermediate
+        reported = and_(v.c.trial_id == t.c.trial_id, v.c.step == bindparam("step"))
+        return (
+            select(v.c.intermediate_value, v.c.intermediate_value_type)
+            .select_from(t.outerjoin(v, reported))
+            .where(t.c.study_id == bindparam("study"), t.c.state == TrialState.COMPLETE)
+        )
+
+    query = _statement(connection, "completed_at_step", build)
+    rows = connection.execute(query, {"study": study_id, "step": step}).all()
+    model = tables().models.TrialIntermediateValueModel
+    values = [
+        model.stored_repr_to_intermediate_value(value, kind)
+        for value, kind in rows
+        if kind is not None
+    ]
+    return len(rows), values
+
+
+def study_exists(connection: Connection, study_id: int) -> bool:
+    s = tables().studies
+    query = _statement(
+        connection,
+        "study_exists",
+        lambda _: select(s.c.study_id).where(s.c.study_id == bindparam("study")),
+    )
+    return connection.execute(query, {"study": study_id}).first() is not None
+
+
+_CHILDREN = ("params", "values", "intermediate", "user_attrs", "system_attrs")
+
+
+def read_trials(
+    connection: Connection,
+    study_id: int,
+    states: Container[TrialState] | None,
+    included_ids: set[int],
+    id_greater_than: int,
+) -> list[FrozenTrial]:
+    """What ``RDBStorage``'s ``_get_trials`` reads, in two statements: the trials, then
+    every row of theirs in the five child tables at once (Optuna makes one per table)."""
+    included = {i for i in included_ids if i <= id_greater_than}
+    long_list = len(included) > MAX_IDS_IN_LIST
+    if id_greater_than < 0 or long_list:
+        which = "all"
+    else:
+        which = "included_or_newer" if included else "newer"
+    wanted = None if states is None else [s.name for s in TrialState if s in states]
+    name = f"read_trials:{which}:{wanted is not None}"
+    trials, children = _statement(
+        connection, name, lambda _: _build_read(which, wanted is not None)
+    )
+    params: dict[str, Any] = {"study": study_id, "gt": id_greater_than, "ids": sorted(included)}
+    if wanted is not None:
+        params["states"] = [TrialState[name] for name in wanted]
+    rows = connection.execute(trials, params).all()
+    if long_list:
+        rows = [r for r in rows if r.trial_id in included or r.trial_id > id_greater_than]
+    if not rows:
+        return []
+    grouped = _grouped(connection.execute(children, params))
+    return [_frozen(row, grouped[row.trial_id]) for row in rows]
+
+
+def _build_read(which: str, by_state: bool) -> tuple[Any, Any]:
+    """The two statements of ``read_trials``: its trials, and their child rows."""
+    t = tables().trials
+    query = select(t).where(t.c.study_id == bindparam("study"))
+    if by_state:
+        query = query.where(t.c.state.in_(bindparam("states", expanding=True)))
+    newer = t.c.trial_id > bindparam("gt")
+    if which == "newer":
+        query = query.where(newer)
+    elif which == "included_or_newer":
+        query = query.where(or_(t.c.trial_id.in_(bindparam("ids", expanding=True)), newer))
+    return query.order_by(t.c.trial_id), _children(query.with_only_columns(t.c.trial_id))
+
+
+def _children(trial_ids: Any) -> Any:
+    """Every child row of the trials ``trial_ids`` selects, in the five tables at once."""
+    tb = tables()
+    ids = trial_ids.subquery()
+
+    def in_ids(table: Table) -> Any:
+        return table.c.trial_id.in_(select(ids.c.trial_id))
+
+    text_null: Any = literal_column("NULL")
+    parts = [
+        select(
+            literal(0).label("kind"),
+            tb.params.c.trial_id,
+            tb.params.c.param_name.label("key"),
+            tb.params.c.param_id.label("num"),
+            tb.params.c.param_value.label("value"),
+            tb.params.c.distribution_json.label("text"),
+        ).where(in_ids(tb.params)),
+        select(
+            literal(1),
+            tb.values.c.trial_id,
+            text_null,
+            tb.values.c.objective,
+            tb.values.c.value,
+            _enum_text(tb.values.c.value_type),
+        ).where(in_ids(tb.values)),
+        select(
+            literal(2),
+            tb.intermediate.c.trial_id,
+            text_null,
+            tb.intermediate.c.step,
+            tb.intermediate.c.intermediate_value,
+            _enum_text(tb.intermediate.c.intermediate_value_type),
+        ).where(in_ids(tb.intermediate)),
+        select(
+            literal(3),
+            tb.user_attrs.c.trial_id,
+            tb.user_attrs.c.key,
+            text_null,
+            text_null,
+            tb.user_attrs.c.value_json,
+        ).where(in_ids(tb.user_attrs)),
+        select(
+            literal(4),
+            tb.system_attrs.c.trial_id,
+            tb.system_attrs.c.key,
+            text_null,
+            text_null,
+            tb.system_attrs.c.value_json,
+        ).where(in_ids(tb.system_attrs)),
+    ]
+    every = union_all(*parts).subquery()
+    return select(every).order_by(every.c.kind, every.c.trial_id, every.c.num)
+
+
+def _grouped(rows: Iterable[Any]) -> dict[int, SimpleNamespace]:
+    """Child rows grouped by trial and table."""
+    grouped: dict[int, SimpleNamespace] = defaultdict(
+        lambda: SimpleNamespace(**{name: [] for name in _CHILDREN})
+    )
+    for kind, trial_id, key, num, value, text in rows:
+        getattr(grouped[trial_id], _CHILDREN[kind]).append((key, num, value, text))
+    return grouped
+
+
+def _enum_text(column: Any) -> Any:
+    return cast(column, String)
+
+
+def _frozen(row: Any, children: SimpleNamespace) -> FrozenTrial:
+    """A ``FrozenTrial`` built by Optuna's own code from the rows, as Optuna builds one."""
+    models = tables().models
+    value_type = models.TrialValueModel.TrialValueType
+    iv_type = models.TrialIntermediateValueModel.TrialIntermediateValueType
+    trial = SimpleNamespace(
+        trial_id=row.trial_id,
+        number=row.number,
+        state=row.state,
+        datetime_start=_local(row.datetime_start),
+        datetime_complete=_local(row.datetime_complete),
+        params=[
+            SimpleNamespace(param_id=num, param_name=key, param_value=value, distribution_json=text)
+            for key, num, value, text in children.params
+        ],
+        values=[
+            SimpleNamespace(objective=num, value=value, value_type=value_type[text])
+            for _, num, value, text in children.values
+        ],
+        intermediate_values=[
+            SimpleNamespace(
+                step=num, intermediate_value=value, intermediate_value_type=iv_type[text]
+            )
+            for _, num, value, text in children.intermediate
+        ],
+        user_attributes=[
+            SimpleNamespace(key=key, value_json=text) for key, _, _, text in children.user_attrs
+        ],
+        system_attributes=[
+            SimpleNamespace(key=key, value_json=text) for key, _, _, text in children.system_attrs
+        ],
+    )
+    return build_frozen_trial(trial)
