@@ -155,6 +155,10 @@ def study_page(request: Request) -> Response:
 
 def study_figure_svg(request: Request) -> Response:
     name = request.path_params["name"]
+    version = request.query_params.get("v")
+    drawn = _data(request).drawn_figure(request.path_params["study_id"], name, version)
+    if drawn is not None:
+        return Response(drawn, media_type=_SVG)
     view = _data(request).study(request.path_params["study_id"])
     if isinstance(view, RefineView):
         return Response(_refine_svg(view, name), media_type=_SVG)
@@ -244,7 +248,8 @@ def api_study(request: Request) -> Response:
 def api_trials(request: Request) -> Response:
     view = _data(request).study(request.path_params["study_id"])
     if isinstance(view, StudyView):
-        return JSONResponse(trials_json(view))
+        made = view.answers.get("trials", lambda: bytes(JSONResponse(trials_json(view)).body))
+        return Response(made, media_type="application/json")
     if isinstance(view, OptunaView):
         return JSONResponse(optuna_trials_json(view))
     return JSONResponse(refine_trials_json(view))

@@ -63,6 +63,11 @@ class BackgroundFigures:
                 self._jobs.put((study_id, key, study))
             return drawn
 
+    def latest(self, study_id: int) -> Drawn | None:
+        """The latest drawing of study ``study_id``, if any; queues nothing."""
+        with self._lock:
+            return self._drawn.get(study_id)
+
     def close(self) -> None:
         """Stop the thread after the drawing under way (if any)."""
         self._jobs.put(None)

@@ -129,8 +129,8 @@ def _digest(marks: object) -> str:
 
 
 class Figures:
-    """Figures drawn by name, each drawn once: a request for a figure another request is
-    drawing waits for that drawing rather than making its own."""
+    """Figures (or other answers) made by name, each made once: a request for one that
+    another request is making waits for it rather than making its own."""
 
     def __init__(self) -> None:
         self.drawn: dict[str, bytes] = {}
@@ -162,6 +162,8 @@ class StudyView:
     """``importances_version``: the state importances are drawn at."""
     between_trials: bool = False
     """``between_trials``: the study reads ``"running"`` though no trial runs now."""
+    answers: Figures = field(default_factory=Figures)
+    """Answers other than figures made from this state (the trial table's JSON)."""
 
     @property
     def figures(self) -> dict[str, bytes]:
@@ -204,6 +206,19 @@ class DashboardData:
     def close(self) -> None:
         self.background.close()
         self.database.close()
+
+    def drawn_figure(self, study_id: int, name: str, version: str | None) -> bytes | None:
+        """Figure ``name`` of study ``study_id`` drawn at ``version`` (a figure URL's
+        ``?v=``) if it is in memory, else ``None``. Nothing is read from the database: a
+        page's figures, once drawn, cost no query."""
+        with self._lock:
+            view = self._views.get(study_id)
+        if version is None or not isinstance(view, StudyView):
+            return None
+        if name == IMPORTANCES:
+            drawn = self.background.latest(study_id)
+            return drawn.svg if drawn is not None and drawn.key == version else None
+        return view.figures.get(name) if version == view.figures_version else None
 
     def importances(self, view: StudyView) -> Drawn | None:
         """The importances figure of ``view``'s study: drawn at its state or an earlier

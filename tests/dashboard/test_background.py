@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+import sqlalchemy
 from starlette.testclient import TestClient
 
 from lrtune.dashboard import DashboardData, create_app
@@ -228,3 +229,23 @@ def test_the_curves_of_2000_trials_are_a_small_svg() -> None:
     assert b"<image" in drawn  # the 2,000 lines are one picture
     assert len(drawn) < 200 * 1024  # 638 KiB as vector paths
     assert b">Validation val_loss per epoch, every trial<" in drawn  # text stays text
+
+
+def test_a_figure_at_a_drawn_version_is_answered_without_a_query(
+    live: tuple[str, DashboardData, TestClient, Gate],
+) -> None:
+    _, data, client, gate = live
+    gate.open.set()
+    study = api(client)
+    wait_until(lambda: api(client)["figure_versions"][IMPORTANCES] != "pending", "importances")
+    versions = api(client)["figure_versions"]
+    paths = [f"/studies/{study['id']}/figures/{n}.svg?v={v}" for n, v in versions.items()]
+    drawn = [client.get(path).content for path in paths]
+    queries: list[str] = []
+    sqlalchemy.event.listen(
+        data.database.engine, "before_cursor_execute", lambda *args: queries.append(args[2])
+    )
+    assert [client.get(path).content for path in paths] == drawn
+    assert queries == []  # every figure came from memory
+    client.get(f"/studies/{study['id']}/figures/history.svg?v=elsewhere")
+    assert queries  # a version not drawn reads the study
