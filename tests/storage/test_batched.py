@@ -1,0 +1,246 @@
+"""``BatchedStorage``: the same trials as Optuna's own storage writes, in a few statements.
+
+Every test runs on SQLite and on PostgreSQL (``storage_url``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import optuna
+import pytest
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy import event
+
+from lrtune._optuna import storage_of, study_id_of, trial_id_of
+from lrtune.storage import BatchedStorage, Database, Heartbeat, write_held
+from lrtune.storage import _trial_sql as trial_sql
+from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
+from lrtune.study._loop import run_trials
+
+EPOCHS = 10
+SETUP = StudySetup(epochs=EPOCHS, seed=3)
+
+
+@pytest.fixture(autouse=True)
+def quiet() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@pytest.fixture
+def database(storage_url: str) -> Iterator[Database]:
+    with Database.open(storage_url, heartbeat=Heartbeat(interval=10, grace=40)) as opened:
+        yield opened
+
+
+def new_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
+    return optuna.create_study(
+        storage=storage,
+        study_name=name,
+        sampler=SAMPLERS.get("tpe")(SETUP),
+        pruner=PRUNERS.get("median")(SETUP),
+    )
+
+
+def objective(trial: optuna.Trial) -> float:
+    """A worker's trial in miniature: conditional parameters, attributes, ten reports."""
+    lr = trial.suggest_float("lr", 1e-5, 1.0, log=True)
+    kind = trial.suggest_categorical("kind", ["sgd", "adam"])
+    if kind == "sgd":
+        trial.suggest_float("momentum", 0.0, 0.99)
+    trial.set_user_attr("config", {"lr": lr, "kind": kind})
+    trial.set_user_attr("host", "here")
+    write_held(trial)
+    losses = []
+    for epoch in range(EPOCHS):
+        loss = (math.log10(lr) + 2.5) ** 2 + 1.0 / (epoch + 1) + (kind == "adam") * 0.1
+        losses.append(loss)
+        trial.report(loss, epoch)
+        if trial.should_prune():
+            trial.set_user_attr("val_losses", losses)
+            raise optuna.TrialPruned()
+    trial.set_user_attr("val_losses", losses)
+    return losses[-1]
+
+
+def comparable(trial: FrozenTrial) -> tuple[Any, ...]:
+    return (
+        trial.number,
+        trial.state,
+        trial.values,
+        trial.params,
+        trial.distributions,
+        trial.user_attrs,
+        trial.intermediate_values,
+        {k: v for k, v in trial.system_attrs.items()},
+    )
+
+
+def test_a_study_run_on_it_is_the_study_optuna_would_store(
+    database: Database, storage_url: str
+) -> None:
+    """Same sampler draws, same pruning, same rows: read back by plain Optuna, the trials
+    equal those of the same study run on Optuna's own storage."""
+    assert isinstance(database.studies, BatchedStorage)
+    ours = new_study(database.studies, "batched")
+    run_trials(ours, objective, budget=24, database=database)
+    plain_storage = optuna.storages.RDBStorage(storage_url)
+    theirs = new_study(plain_storage, "plain")
+    run_trials(theirs, objective, budget=24)
+
+    read_back = optuna.load_study(study_name="batched", storage=storage_url).trials
+    expected = theirs.trials
+    assert [comparable(t) for t in read_back] == [comparable(t) for t in expected]
+    assert {t.state for t in read_back} == {TrialState.COMPLETE, TrialState.PRUNED}
+    # lrtune's own two-statement read gives what Optuna's reader gives.
+    assert storage_of(ours).get_all_trials(study_id_of(ours)) == read_back
+
+
+def test_a_ten_epoch_trial_takes_at_most_30_statements(database: Database) -> None:
+    study = new_study(database.studies, "counted")
+    run_trials(study, objective, budget=12, database=database)  # past TPE's start-up
+    statements: list[str] = []
+    engine = database.engine
+    assert engine is not None
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    at_tell: list[int] = []
+    try:
+        run_trials(
+            study,
+            objective_without_pruning,
+            budget=13,
+            database=database,
+            callbacks=[lambda *_: at_tell.append(len(statements))],
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    last = study.trials[-1]
+    assert last.state == TrialState.COMPLETE and len(last.intermediate_values) == EPOCHS
+    # From its claim to its end: the claim, one read for TPE, the configuration, ten
+    # reports, six pruner reads (after the warm-up), the end.
+    assert at_tell == [at_tell[0]] and at_tell[0] <= 30, statements
+
+
+def objective_without_pruning(trial: optuna.Trial) -> float:
+    trial.suggest_float("lr", 1e-5, 1.0, log=True)
+    trial.suggest_categorical("kind", ["sgd", "adam"])
+    trial.set_user_attr("config", {"x": 1})
+    write_held(trial)
+    for epoch in range(EPOCHS):
+        trial.report(-1.0 - epoch, epoch)  # lower than every finished trial: never pruned
+        trial.should_prune()
+    trial.set_user_attr("val_losses", [1.0] * EPOCHS)
+    return -float(EPOCHS)
+
+
+def claimed_trial(database: Database, study: optuna.Study) -> optuna.Trial:
+    storage = storage_of(study)
+    assert isinstance(storage, BatchedStorage)
+    with storage.claiming(1) as claiming:
+        claiming.census(study_id_of(study))
+        trial_id = claiming.create(study_id_of(study))
+    claiming.adopt_created()
+    return optuna.Trial(study, trial_id)
+
+
+def test_a_trial_failed_elsewhere_refuses_what_it_held_and_writes_nothing(
+    database: Database, storage_url: str
+) -> None:
+    study = new_study(database.studies, "stale")
+    trial = claimed_trial(database, study)
+    trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+    trial.set_user_attr("config", {"held": True})
+    other = optuna.storages.RDBStorage(storage_url)  # another worker fails it as stale
+    other.set_trial_state_values(trial_id_of(trial), TrialState.FAIL)
+
+    with pytest.raises(UpdateFinishedTrialError):
+        trial.report(1.0, 0)
+    stored = other.get_trial(trial_id_of(trial))
+    assert stored.state == TrialState.FAIL
+    assert stored.params == {} and stored.user_attrs == {} and stored.intermediate_values == {}
+
+
+def test_held_writes_reach_the_database_at_the_first_report(
+    database: Database, storage_url: str
+) -> None:
+    study = new_study(database.studies, "held")
+    trial = claimed_trial(database, study)
+    trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+    trial.set_user_attr("config", {"a": 1})
+    other = optuna.storages.RDBStorage(storage_url)
+    assert other.get_trial(trial_id_of(trial)).params == {}  # held
+    trial.report(0.5, 0)
+    stored = other.get_trial(trial_id_of(trial))
+    assert stored.params == trial.params
+    assert stored.user_attrs == {"config": {"a": 1}}
+    assert stored.intermediate_values == {0: 0.5}
+
+
+def test_a_parameter_of_another_kind_than_stored_is_refused(
+    database: Database, storage_url: str
+) -> None:
+    study = new_study(database.studies, "kinds")
+    elsewhere = optuna.load_study(study_name="kinds", storage=storage_url)
+    elsewhere.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=1)
+    trial = claimed_trial(database, study)
+    trial.suggest_categorical("x", ["a", "b"])  # held: checked against the stored one
+    with pytest.raises(ValueError, match="different distribution kind"):
+        write_held(trial)
+    assert optuna.load_study(study_name="kinds", storage=storage_url).trials[-1].params == {}
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+@pytest.mark.parametrize("many", [False, True])
+def test_reading_trials_gives_what_optuna_reads(
+    database: Database, storage_url: str, many: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if many:  # the fallback for id lists longer than a statement may hold
+        monkeypatch.setattr(trial_sql, "MAX_IDS_IN_LIST", 2)
+    study = new_study(database.studies, "reads")
+    run_trials(study, objective, budget=8, database=database)
+    for _ in range(4):
+        study.ask().set_user_attr("left", "running")
+    plain = optuna.storages.RDBStorage(storage_url)
+    backend = storage_of(study).backend  # type: ignore[attr-defined]
+    study_id = study_id_of(study)
+    running = {trial_id_of(t) for t in study.get_trials(states=(TrialState.RUNNING,))}
+    cases = [
+        (None, set(), -1),
+        ((TrialState.COMPLETE,), set(), -1),
+        ((TrialState.COMPLETE, TrialState.RUNNING), set(), 3),
+        (None, running, max(running) - 1),
+    ]
+    for states, included, greater in cases:
+        got = backend._get_trials(study_id, states, included, greater)
+        expected = plain._get_trials(study_id, states, included, greater)
+        assert got == expected, (states, included, greater)
+    with pytest.raises(KeyError):
+        backend._get_trials(study_id + 1000, None, set(), -1)
+
+
+def test_the_census_counts_states_and_sees_a_silent_trial(database: Database) -> None:
+    study = new_study(database.studies, "census")
+    run_trials(study, lambda t: t.suggest_float("x", 0.0, 1.0), budget=3, database=database)
+    storage = storage_of(study)
+    assert isinstance(storage, BatchedStorage)
+    trial = claimed_trial(database, study)
+    with storage.claiming(1) as claiming:
+        census = claiming.census(study_id_of(study))
+    assert census.counts[TrialState.COMPLETE] == 3 and census.counts[TrialState.RUNNING] == 1
+    assert not census.may_have_stale(40)
+    assert census.oldest_beat is None  # the test's claim did not beat
+    storage.record_heartbeat(trial_id_of(trial))
+    with storage.claiming(1) as claiming:
+        census = claiming.census(study_id_of(study))
+    assert census.oldest_beat is not None
+    assert not census.may_have_stale(40)
+    assert census.may_have_stale(-1.0)  # any beat is older than a negative grace
+    with pytest.raises(KeyError), storage.claiming(1) as claiming:
+        claiming.census(study_id_of(study) + 1000)
