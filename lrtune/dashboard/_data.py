@@ -43,6 +43,9 @@ TOP_TRIALS = 5
 MAX_ID = 2**63 - 1
 """The largest id a database column holds: any larger is no study and no range test."""
 
+RANGE_FIGURES_KEPT = 64
+"""How many range test figures (about 100 KiB each) the dashboard keeps in memory."""
+
 IMPORTANCES = "importances"
 """The study figure drawn in the background (``BackgroundFigures``), not on request."""
 
@@ -130,20 +133,34 @@ def _digest(marks: object) -> str:
 
 class Figures:
     """Figures (or other answers) made by name, each made once: a request for one that
-    another request is making waits for it rather than making its own."""
+    another request is making waits for it rather than making its own.
 
-    def __init__(self) -> None:
+    Args:
+        limit: Keep at most this many (the oldest made is forgotten first); ``None``: all.
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
         self.drawn: dict[str, bytes] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._limit = limit
 
     def get(self, name: str, draw: Callable[[], bytes]) -> bytes:
         with self._lock:
             lock = self._locks.setdefault(name, threading.Lock())
         with lock:
-            if name not in self.drawn:
-                self.drawn[name] = draw()
-            return self.drawn[name]
+            made = self.drawn.get(name)
+            if made is None:
+                made = self.drawn[name] = draw()
+                self._forget_oldest()
+            return made
+
+    def _forget_oldest(self) -> None:
+        with self._lock:
+            while self._limit is not None and len(self.drawn) > self._limit:
+                oldest = next(iter(self.drawn))
+                del self.drawn[oldest]
+                self._locks.pop(oldest, None)
 
 
 @dataclass
@@ -202,6 +219,9 @@ class DashboardData:
         self._lock = threading.Lock()
         self.background = BackgroundFigures(importances_figure, _failed_importances)
         """Where the importances are drawn (``IMPORTANCES``)."""
+        self.range_figures = Figures(limit=RANGE_FIGURES_KEPT)
+        """Range test figures by the ids of the tests they show: a stored range test
+        never changes, so neither does its figure."""
 
     def close(self) -> None:
         self.background.close()

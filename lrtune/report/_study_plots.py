@@ -199,6 +199,7 @@ def plot_intermediate_grid(info: IntermediateGrid) -> Figure:
     image.set_clim(*_percentiles(grid))
     ax.set_xlabel("trial")
     ax.set_ylabel("step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.figure.colorbar(image, ax=ax, label=info.objective.name)
     return _root_figure(ax)

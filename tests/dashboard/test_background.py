@@ -249,3 +249,26 @@ def test_a_figure_at_a_drawn_version_is_answered_without_a_query(
     assert queries == []  # every figure came from memory
     client.get(f"/studies/{study['id']}/figures/history.svg?v=elsewhere")
     assert queries  # a version not drawn reads the study
+
+
+def test_a_range_tests_figure_is_drawn_once(
+    live: tuple[str, DashboardData, TestClient, Gate],
+) -> None:
+    _, data, client, _ = live
+    (group, *_) = client.get("/api/range-tests").json()
+    first = group[0]["id"]
+    path = f"/range-tests/{first}/figure.svg"
+    drawn = client.get(path).content
+    shown = ",".join(str(test["id"]) for test in group)
+    assert list(data.range_figures.drawn) == [shown]
+    data.range_figures.drawn[shown] = b"kept"
+    assert client.get(path).content == b"kept"  # not drawn again
+    assert drawn.startswith(b"<?xml")
+
+
+def test_kept_answers_are_limited_the_oldest_forgotten() -> None:
+    kept = Figures(limit=2)
+    for name in ("a", "b", "c"):
+        kept.get(name, name.encode)
+    assert kept.drawn == {"b": b"b", "c": b"c"}
+    assert kept.get("a", lambda: b"again") == b"again"
