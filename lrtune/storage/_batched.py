@@ -51,6 +51,13 @@ from lrtune.storage._resilient import ResilientRDBStorage, call_with_retries
 
 T = TypeVar("T")
 
+CLAIM_IDLE_S = 60.0
+"""How long a claim's transaction may sit idle before the server ends it, without heartbeats."""
+_LOCK_FOR_CLAIM = text(
+    "SELECT set_config('idle_in_transaction_session_timeout', :idle, true), "
+    "pg_advisory_xact_lock(:ns, :key)"
+)
+
 _CachedStorage: Any = cached_storage_class()
 
 
@@ -317,12 +324,17 @@ class BatchedStorage(_CachedStorage):
     @contextlib.contextmanager
     def claiming(self, lock_key: int) -> Iterator[Claiming]:
         """One transaction in which a worker counts, takes and beats its next trial, holding
-        the study's advisory lock (PostgreSQL) until it commits."""
+        the study's advisory lock (PostgreSQL) until it commits.
+
+        A worker frozen inside it (SIGSTOP, a lost host) holds the lock only until the
+        server ends its idle transaction, after the heartbeat grace period (or
+        ``CLAIM_IDLE_S``): the others then go on, and the half-made claim is rolled back.
+        """
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
+                idle_ms = int(1000 * (self.grace_period() or CLAIM_IDLE_S))
                 connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:ns, :key)"),
-                    {"ns": LOCK_NAMESPACE, "key": lock_key},
+                    _LOCK_FOR_CLAIM, {"ns": LOCK_NAMESPACE, "key": lock_key, "idle": str(idle_ms)}
                 )
             yield Claiming(self, connection)
 
