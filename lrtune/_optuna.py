@@ -98,13 +98,6 @@ def remember_distributions(
             cache.setdefault(name, distribution)
 
 
-def build_frozen_trial(row: Any) -> FrozenTrial:
-    """A ``FrozenTrial`` from rows shaped like Optuna's ``TrialModel``, built by Optuna's own
-    code, so that a trial read by lrtune's SQL is the trial Optuna would read."""
-    build = optuna.storages.RDBStorage._build_frozen_trial_from_trial_model
-    return build(None, row)  # type: ignore[arg-type]
-
-
 def study_id_of(study: optuna.Study | FrozenStudy) -> int:
     """A study's id in its storage."""
     return study._study_id
@@ -165,7 +158,6 @@ __all__ = [
     "BaseHeartbeat",
     "RemoteHeartbeat",
     "backend_of",
-    "build_frozen_trial",
     "cache_trial",
     "cached_storage_class",
     "cached_trials",

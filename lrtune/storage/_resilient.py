@@ -23,7 +23,7 @@ from sqlalchemy import exc
 
 from lrtune._exceptions import StorageError
 from lrtune._optuna import RDB_PRIVATE_METHODS
-from lrtune.storage._trial_sql import read_trials, study_exists
+from lrtune.storage._trial_sql import trials_of
 from lrtune.storage._url import error_reason
 
 logger = logging.getLogger(__name__)
@@ -184,13 +184,9 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         # Two statements (``read_trials``) instead of Optuna's seven: every worker's
         # sampler and every trial cache reads through here.
         def read() -> list[FrozenTrial]:
-            with self.engine.connect() as connection:
-                trials = read_trials(
-                    connection, study_id, states, included_trial_ids, trial_id_greater_than
-                )
-                if not trials and not study_exists(connection, study_id):
-                    raise KeyError(f"No study with study_id {study_id} exists.")
-                return trials
+            return trials_of(
+                self.engine, study_id, states, included_trial_ids, trial_id_greater_than
+            )
 
         return call_with_retries(read, "_get_trials", self.reconnect_s)
 

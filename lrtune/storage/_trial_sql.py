@@ -17,6 +17,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -39,9 +40,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-from lrtune._optuna import build_frozen_trial, rdb_models
+from lrtune._optuna import rdb_models
 
 MAX_IDS_IN_LIST = 10_000
 """The most trial ids one ``IN`` list holds (SQLite allows 32,766 variables, PostgreSQL
@@ -415,6 +416,22 @@ def completed_at_step(connection: Connection, study_id: int, step: int) -> tuple
     return len(rows), values
 
 
+def trials_of(
+    engine: Engine,
+    study_id: int,
+    states: Container[TrialState] | None,
+    included_ids: set[int],
+    id_greater_than: int,
+) -> list[FrozenTrial]:
+    """``read_trials`` on a connection of its own; ``KeyError`` for a missing study, as
+    Optuna's ``RDBStorage`` raises."""
+    with engine.connect() as connection:
+        trials = read_trials(connection, study_id, states, included_ids, id_greater_than)
+        if not trials and not study_exists(connection, study_id):
+            raise KeyError(f"No study with study_id {study_id} exists.")
+        return trials
+
+
 def study_exists(connection: Connection, study_id: int) -> bool:
     s = tables().studies
     query = _statement(
@@ -512,7 +529,7 @@ def _children(trial_ids: Any) -> Any:
             literal(3),
             tb.user_attrs.c.trial_id,
             tb.user_attrs.c.key,
-            text_null,
+            tb.user_attrs.c.trial_user_attribute_id,
             text_null,
             tb.user_attrs.c.value_json,
         ).where(in_ids(tb.user_attrs)),
@@ -520,7 +537,7 @@ def _children(trial_ids: Any) -> Any:
             literal(4),
             tb.system_attrs.c.trial_id,
             tb.system_attrs.c.key,
-            text_null,
+            tb.system_attrs.c.trial_system_attribute_id,
             text_null,
             tb.system_attrs.c.value_json,
         ).where(in_ids(tb.system_attrs)),
@@ -544,35 +561,48 @@ def _enum_text(column: Any) -> Any:
 
 
 def _frozen(row: Any, children: SimpleNamespace) -> FrozenTrial:
-    """A ``FrozenTrial`` built by Optuna's own code from the rows, as Optuna builds one."""
-    models = tables().models
-    value_type = models.TrialValueModel.TrialValueType
-    iv_type = models.TrialIntermediateValueModel.TrialIntermediateValueType
-    trial = SimpleNamespace(
-        trial_id=row.trial_id,
+    """The ``FrozenTrial`` Optuna's ``RDBStorage`` builds from the same rows (datetimes in
+    local time, as it gives them; each distribution parsed once per process)."""
+    params = children.params
+    kinds = {name: _distribution(text) for name, _, _, text in params}
+    return FrozenTrial(
         number=row.number,
         state=row.state,
+        value=None,
+        values=_values(children.values),
         datetime_start=_local(row.datetime_start),
         datetime_complete=_local(row.datetime_complete),
-        params=[
-            SimpleNamespace(param_id=num, param_name=key, param_value=value, distribution_json=text)
-            for key, num, value, text in children.params
-        ],
-        values=[
-            SimpleNamespace(objective=num, value=value, value_type=value_type[text])
-            for _, num, value, text in children.values
-        ],
-        intermediate_values=[
-            SimpleNamespace(
-                step=num, intermediate_value=value, intermediate_value_type=iv_type[text]
-            )
-            for _, num, value, text in children.intermediate
-        ],
-        user_attributes=[
-            SimpleNamespace(key=key, value_json=text) for key, _, _, text in children.user_attrs
-        ],
-        system_attributes=[
-            SimpleNamespace(key=key, value_json=text) for key, _, _, text in children.system_attrs
-        ],
+        params={name: kinds[name].to_external_repr(value) for name, _, value, _ in params},
+        distributions=kinds,
+        user_attrs={key: json.loads(text) for key, _, _, text in children.user_attrs},
+        system_attrs={key: json.loads(text) for key, _, _, text in children.system_attrs},
+        intermediate_values={
+            step: _INTERMEDIATE_VALUE(value, _IV_TYPE[kind])
+            for _, step, value, kind in children.intermediate
+        },
+        trial_id=row.trial_id,
     )
-    return build_frozen_trial(trial)
+
+
+def _values(rows: list[Any]) -> list[float] | None:
+    if not rows:
+        return None
+    values = [0.0] * (max(objective for _, objective, _, _ in rows) + 1)
+    for _, objective, value, kind in rows:
+        values[objective] = _VALUE(value, _VALUE_TYPE[kind])
+    return values
+
+
+@lru_cache(maxsize=1024)
+def _distribution(text: str) -> distributions.BaseDistribution:
+    # Every trial of a study repeats a handful of distributions; parse each once.
+    return distributions.json_to_distribution(text)
+
+
+_MODELS = rdb_models()
+_VALUE: Callable[..., float] = _MODELS.TrialValueModel.stored_repr_to_value
+_VALUE_TYPE = _MODELS.TrialValueModel.TrialValueType
+_INTERMEDIATE_VALUE: Callable[..., float] = (
+    _MODELS.TrialIntermediateValueModel.stored_repr_to_intermediate_value
+)
+_IV_TYPE = _MODELS.TrialIntermediateValueModel.TrialIntermediateValueType

@@ -15,7 +15,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import event
 
-from lrtune._optuna import storage_of, study_id_of, trial_id_of
+from lrtune._optuna import backend_of, storage_of, study_id_of, trial_id_of
 from lrtune.storage import BatchedStorage, Database, Heartbeat, write_held
 from lrtune.storage import _trial_sql as trial_sql
 from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
@@ -217,12 +217,14 @@ def test_reading_trials_gives_what_optuna_reads(
         ((TrialState.COMPLETE, TrialState.RUNNING), set(), 3),
         (None, running, max(running) - 1),
     ]
+    reader = backend_of(Database.open_read_only(storage_url).studies)  # the dashboard's
     for states, included, greater in cases:
-        got = backend._get_trials(study_id, states, included, greater)
         expected = plain._get_trials(study_id, states, included, greater)
-        assert got == expected, (states, included, greater)
-    with pytest.raises(KeyError):
-        backend._get_trials(study_id + 1000, None, set(), -1)
+        assert backend._get_trials(study_id, states, included, greater) == expected
+        assert reader._get_trials(study_id, states, included, greater) == expected
+    for storage in (backend, reader):
+        with pytest.raises(KeyError):
+            storage._get_trials(study_id + 1000, None, set(), -1)
 
 
 def test_the_census_counts_states_and_sees_a_silent_trial(database: Database) -> None:
