@@ -58,6 +58,7 @@ def importances_figure(study: optuna.Study) -> bytes:
 
 
 _PLACEHOLDER = (
+    '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n'
     '<svg xmlns="http://www.w3.org/2000/svg" width="576pt" height="360pt" viewBox="0 0 576 360">'
     '<rect width="576" height="360" fill="#ffffff"/>'
     '<text x="288" y="180" text-anchor="middle" font-family="sans-serif" font-size="16" '

@@ -77,6 +77,7 @@ def test_the_importances_answer_at_once_with_a_placeholder_then_fill_in(
     assert 'data-name="importances" data-version="pending"' in page
     first = client.get(f"/studies/{study_id}/figures/importances.svg")
     assert first.status_code == 200 and first.headers["content-type"] == "image/svg+xml"
+    assert first.content.startswith(b"<?xml")
     assert "Computing the importances of 3 completed trials" in first.text
     assert api(client)["figure_versions"][IMPORTANCES] == "pending"
 
