@@ -30,6 +30,7 @@ from lrtune._optuna import (
 from lrtune.storage import Database
 from lrtune.study._gate import Claim, claim_trial, count_finished
 from lrtune.study._signals import StopSignals, WorkerStopped
+from lrtune.training import TrainingStopped
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def _run_one(
         except UpdateFinishedTrialError:  # a report after the trial was failed as stale
             _lost_as_stale(trial.number)
             return None
-        except WorkerStopped as stop:
+        except (WorkerStopped, TrainingStopped) as stop:
             stack.close()  # no heartbeat for a trial about to be failed
             _fail_and_requeue(study, trial, str(stop))
             return None

@@ -1,9 +1,12 @@
 """Stopping a worker cleanly on SIGTERM or SIGINT.
 
-Inside a trial, the first signal raises ``WorkerStopped`` at once, so the worker can fail
-the trial and queue it for retry instead of leaving it RUNNING. Anywhere else (talking to
-the database, waiting for work) it is only noted, and the worker stops before it claims
-another trial: a database call is never cut in half.
+A signal is only noted: no exception is thrown into whatever code runs when it comes (the
+task's code or a library could catch it and carry on). Inside a trial, training looks at
+the note after every batch and stops there (``lrtune.training.stop_when``), so the worker
+fails the trial and queues it for retry instead of leaving it RUNNING; a trial whose
+training has ended is finished and told. Outside a trial (talking to the database,
+waiting for work) the worker stops before it claims another: a database call is never
+cut in half.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any
 
+from lrtune.training import stop_when
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class WorkerStopped(BaseException):
-    """A signal asked the worker to stop in the middle of a trial.
+    """A signal asked the worker to stop before its trial began.
 
     A ``BaseException``, like ``KeyboardInterrupt``, so that no ``except Exception`` in a
     task's code swallows it.
@@ -35,7 +40,6 @@ class StopSignals:
 
     def __init__(self) -> None:
         self.received: str | None = None
-        self._in_trial = False
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopSignals:
@@ -56,14 +60,12 @@ class StopSignals:
 
     @contextmanager
     def trial(self) -> Iterator[None]:
-        """A block the first signal interrupts with ``WorkerStopped``."""
+        """A block whose training stops at the first batch after a signal
+        (``TrainingStopped``); ``WorkerStopped`` at once if one came before it."""
         if self.received is not None:
             raise WorkerStopped(self.received)
-        self._in_trial = True
-        try:
+        with stop_when(lambda: self.received):
             yield
-        finally:
-            self._in_trial = False
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds``, or less if a signal comes."""
@@ -72,9 +74,5 @@ class StopSignals:
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
     def _handle(self, number: int, _frame: FrameType | None) -> None:
-        if self.received is not None:
-            return  # already stopping: let the clean-up finish
-        self.received = signal.Signals(number).name
-        if self._in_trial:
-            self._in_trial = False
-            raise WorkerStopped(self.received)
+        if self.received is None:  # a second signal changes nothing: the clean-up finishes
+            self.received = signal.Signals(number).name

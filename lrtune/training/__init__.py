@@ -5,6 +5,7 @@ from lrtune.training._evaluate import Evaluation, evaluate
 from lrtune.training._metrics import accuracy
 from lrtune.training._seed import seed_everything
 from lrtune.training._stepwise import OptimizerFactory, StepwiseRun
+from lrtune.training._stopping import TrainingStopped, stop_when
 from lrtune.training._train import (
     DIVERGENCE_FACTOR,
     EpochEnd,
@@ -24,10 +25,12 @@ __all__ = [
     "StepwiseRun",
     "TrainingConfig",
     "TrainingRun",
+    "TrainingStopped",
     "accuracy",
     "evaluate",
     "seed_everything",
     "steps_per_epoch",
+    "stop_when",
     "train",
     "train_constant_lr",
 ]

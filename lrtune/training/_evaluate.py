@@ -19,6 +19,7 @@ from lrtune._batch import (
 )
 from lrtune._first_batch import check_loss, check_targets
 from lrtune.tasks import Metric
+from lrtune.training._stopping import stop_if_asked
 
 Criterion = Callable[[Any, Any], torch.Tensor]
 
@@ -88,6 +89,7 @@ def _accumulate(
         if metric is not None:
             metric_sum += float(metric.fn(predictions, targets)) * size
         count += size
+        stop_if_asked()
     if count == 0:
         raise ValueError("loader is empty: it yielded no batch.")
     return Evaluation(loss_sum.item() / count, None if metric is None else metric_sum / count)

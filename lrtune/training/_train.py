@@ -23,6 +23,7 @@ from lrtune.tasks import Task
 from lrtune.training._config import TrainingConfig
 from lrtune.training._evaluate import Evaluation, evaluate
 from lrtune.training._seed import seed_everything
+from lrtune.training._stopping import stop_if_asked
 
 DIVERGENCE_FACTOR = 10.0
 """A validation loss above this multiple of the untrained model's loss counts as diverged."""
@@ -248,6 +249,7 @@ class _Trainer:
             lrs.append(float(group["lr"]))
             window += self.step(batch)
             steps += 1
+            stop_if_asked()
             if steps % FINITE_CHECK_STEPS == 0:
                 total += self._read(window, steps)
                 window.zero_()
