@@ -12,7 +12,7 @@ import optuna
 import torch
 
 from lrtune._exceptions import StudyError
-from lrtune._optuna import experimental_ok
+from lrtune._optuna import experimental_ok, storage_of
 from lrtune.devices import resolve_device
 from lrtune.optimizers import OPTIMIZERS, check_installed
 from lrtune.storage import Database, Heartbeat, Storage, study_errors
@@ -190,6 +190,19 @@ def _prepare(
         return stored
     if study.trials:
         raise StudyError(f"Study {study.study_name!r} was not created by lrtune.")
+    try:
+        return _create(study, settings, run, store)
+    except BaseException:
+        # Nothing half-made is left: a study without settings is no lrtune study.
+        optuna.delete_study(study_name=study.study_name, storage=storage_of(study))
+        raise
+
+
+def _create(
+    study: optuna.Study, settings: StudySettings, run: _Run, store: Storage | None
+) -> StudySettings:
+    """A new study's range tests, settings, metric name and warm starts."""
+    n_trials = run.options.n_trials
     bounds = _bounds(run, store)
     lr = {name: (b.low, b.high) for name, b in bounds.items()}
     settings = replace(settings, space=run.options.space(lr), bounds=dict(bounds))

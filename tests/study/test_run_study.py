@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -7,6 +8,7 @@ from typing import Any
 
 import optuna
 import pytest
+import torch
 from optuna.trial import TrialState
 
 from lrtune import StudyError
@@ -307,3 +309,31 @@ def test_lr_free_and_schedule_free_optimizers_run_as_a_study(tmp_path: Any) -> N
         assert [s.optimizer for s in store.list_range_tests()] == ["AdamWScheduleFree"]
     first = configs[0]  # the warm start: Prodigy at its documented default
     assert (first["optimizer"], first["lr"], first["schedule"]) == ("prodigy", 1.0, "constant")
+
+
+class _FailsLater(torch.nn.Module):
+    """A model that trains a few steps, then raises: the range test fails half-way."""
+
+    calls = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = torch.nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        type(self).calls += 1
+        if type(self).calls > 10:
+            raise RuntimeError("the task's model broke")
+        return self.net(x)
+
+
+def test_a_study_whose_creation_fails_leaves_nothing_behind(digits: Task, storage_url: str) -> None:
+    broken = dataclasses.replace(digits, name="broken", model=_FailsLater)
+    _FailsLater.calls = 0
+    with pytest.raises(RuntimeError, match="model broke"):
+        small_study(broken, storage_url, optimizers=["adamw"])
+    assert optuna.get_all_study_names(storage=storage_url) == []
+    _FailsLater.calls = -(10**9)  # it works now: the same name makes a whole study
+    study = small_study(broken, storage_url, optimizers=["adamw"], n_trials=1)
+    assert read_settings(study).n_trials == 1
+    assert optuna.get_all_study_names(storage=storage_url) == ["broken"]
