@@ -21,6 +21,19 @@ MAX_GRACE_S = 86_400
 """Bounds of the heartbeat options: an hour between beats, a day of silence at most."""
 
 
+class LazyHelp(click.Option):
+    """An option whose help comes from ``help_from()``, called only when help is shown:
+    help that names a registry's entries would otherwise import torch on every command."""
+
+    def __init__(self, *args: Any, help_from: Callable[[], str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_from = help_from
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self.help_from()
+        return super().get_help_record(ctx)
+
+
 class BadInput(click.ClickException):
     """A mistake in what the user asked for: one line, exit code 2."""
 

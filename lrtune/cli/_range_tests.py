@@ -13,16 +13,16 @@ import click
 from lrtune._checks import MAX_COUNT, MAX_ROWS, MAX_SEED
 from lrtune.cli._common import (
     BadInput,
+    LazyHelp,
     handle_errors,
     json_option,
     read_studies,
     storage_option,
 )
 from lrtune.cli._paths import check_output_file, written
-from lrtune.finder import DEFAULT_RULE, RULES, FinderResult
-from lrtune.optimizers import OPTIMIZERS
 
 if TYPE_CHECKING:
+    from lrtune.finder import FinderResult
     from lrtune.storage import Storage
     from lrtune.tasks import Task
 
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     multiple=True,
     default=["adamw"],
     show_default=True,
-    help=f"Optimizer to test; repeat for several ({', '.join(OPTIMIZERS.names())}).",
+    cls=LazyHelp,
+    help_from=lambda: f"Optimizer to test; repeat for several ({', '.join(_optimizer_names())}).",
 )
 @storage_option
 @click.option("--plot", "plot_path", type=click.Path(), help="Write the curves to this PNG.")
@@ -45,9 +46,7 @@ if TYPE_CHECKING:
 @click.option("--end-lr", type=float, default=10.0, show_default=True)
 @click.option("--num-iter", type=int, default=100, show_default=True)
 @click.option("--step-mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True)
-@click.option(
-    "--rule", default=DEFAULT_RULE, show_default=True, help=f"One of {', '.join(RULES.names())}."
-)
+@click.option("--rule", default=None, cls=LazyHelp, help_from=lambda: _rules_help(default=True))
 @click.option("--val", is_flag=True, help="Record the validation loss (Leslie Smith's mode).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
 @click.option("--amp", type=click.Choice(["bf16", "fp16"]), default=None, help="Mixed precision.")
@@ -84,9 +83,11 @@ def find(
     (epochs times batches) into account. With --refine, candidates are then trained, and
     the LR to train with is the one that wins on validation loss.
     """
+    from lrtune.finder import DEFAULT_RULE
     from lrtune.storage import Storage
     from lrtune.tasks import load_task
 
+    sweep_options["rule"] = sweep_options["rule"] or DEFAULT_RULE
     _check_find_options(optimizers, sweep_options)
     _check_plot_path(plot_path)
     if refine:
@@ -115,6 +116,7 @@ def _check_find_options(optimizers: Sequence[str], options: dict[str, Any]) -> N
     """Refuse bad options before a task is loaded or a database opened."""
     from lrtune.devices import resolve_device
     from lrtune.finder import FinderOptions
+    from lrtune.optimizers import OPTIMIZERS
 
     for name in optimizers:
         OPTIMIZERS.get(name)
@@ -297,6 +299,19 @@ def runs(storage: str | None, task: str | None, limit: int | None, as_json: bool
     click.echo(table(headers, rows))
 
 
+def _optimizer_names() -> list[str]:
+    from lrtune.optimizers import OPTIMIZERS
+
+    return OPTIMIZERS.names()
+
+
+def _rules_help(*, default: bool) -> str:
+    from lrtune.finder import DEFAULT_RULE, RULES
+
+    rules = f"One of {', '.join(RULES.names())}"
+    return f"{rules} (default {DEFAULT_RULE})." if default else f"{rules}."
+
+
 def _resuggest(result: FinderResult, rule: str) -> FinderResult:
     suggestion = result.suggest(rule)
     result.rule, result.suggested_lr = rule, suggestion.lr
@@ -314,7 +329,12 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
 @storage_option
 @click.option("--group", default=None, help="Show every range test of this group.")
 @click.option("--plot", "plot_path", type=click.Path(), help="Re-plot to this PNG.")
-@click.option("--rule", default=None, help="Recompute the suggestion with this rule.")
+@click.option(
+    "--rule",
+    default=None,
+    cls=LazyHelp,
+    help_from=lambda: f"Recompute the suggestion with this rule. {_rules_help(default=False)}",
+)
 @click.option(
     "--refine", "refine_study", default=None, metavar="STUDY", help="Show this refine run."
 )
@@ -346,6 +366,8 @@ def show(
     if not run_ids and group is None:
         raise BadInput("Name at least one RUN id, or --group, or --refine STUDY.")
     if rule is not None:
+        from lrtune.finder import RULES
+
         RULES.get(rule)
     _check_plot_path(plot_path)
     with Storage(storage, read_only=True) as store:
