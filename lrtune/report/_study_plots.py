@@ -137,7 +137,7 @@ def plot_importances(info: Importances, ax: Axes | None = None) -> Figure:
     names = list(info.values)[::-1]
     bars = ax.barh(names, [info.values[name] for name in names], color="C2", alpha=0.8)
     ax.bar_label(bars, labels=[f"{info.values[name]:.2f}" for name in names], padding=3)
-    ax.set_xlabel("importance (share of the objective's variance)")
+    ax.set_xlabel("importance (the parameters' shares sum to 1)")
     ax.set_xlim(0, 1.1)
     ax.grid(True, axis="x", alpha=0.3)
     return _root_figure(ax)
@@ -154,6 +154,7 @@ def plot_parallel_coordinates(info: ParallelCoordinates) -> Figure:
     lines = [np.column_stack([xs, row]) for row in np.asarray(info.columns).T]
     collection = LineCollection(lines, cmap=_cmap(info.objective), alpha=0.5, linewidths=0.8)
     collection.set_array(np.asarray(info.values))
+    collection.set_clim(*_percentiles(np.asarray(info.values, dtype=np.float64)))
     _dense(collection, len(lines))
     ax.add_collection(collection)
     _parallel_axes(ax, info, xs)
