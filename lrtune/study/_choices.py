@@ -54,8 +54,18 @@ class WarmupFirstMedianPruner(MedianPruner):
     and during the warmup its answer is no whatever the read returns.
     """
 
-    def __init__(self, *, n_startup_trials: int, n_warmup_steps: int) -> None:
-        super().__init__(n_startup_trials=n_startup_trials, n_warmup_steps=n_warmup_steps)
+    def __init__(
+        self,
+        n_startup_trials: int = 5,
+        n_warmup_steps: int = 0,
+        interval_steps: int = 1,
+        *,
+        n_min_trials: int = 1,
+    ) -> None:
+        # MedianPruner's own arguments and defaults, so that it replaces one anywhere.
+        super().__init__(
+            n_startup_trials, n_warmup_steps, interval_steps, n_min_trials=n_min_trials
+        )
         self.warmup_steps = n_warmup_steps
 
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:

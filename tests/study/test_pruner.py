@@ -43,3 +43,27 @@ def test_it_reads_no_trials_during_the_warmup(monkeypatch: pytest.MonkeyPatch) -
         trial.report(100.0, step)
         pruner.prune(study, study._storage.get_trial(trial._trial_id))
     assert len(reads) == 2  # steps 3 and 4 only
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ((), {}),
+        ((2, 3, 2), {"n_min_trials": 3}),
+        ((), {"n_startup_trials": 0, "n_warmup_steps": 1, "interval_steps": 3}),
+    ],
+    ids=["defaults", "positional", "keywords"],
+)
+def test_it_takes_median_pruners_arguments_and_answers_alike(
+    arguments: tuple[tuple[int, ...], dict[str, int]],
+) -> None:
+    """A drop-in for ``MedianPruner``: the same arguments, the same answers."""
+    args, kwargs = arguments
+    ours, theirs = WarmupFirstMedianPruner(*args, **kwargs), MedianPruner(*args, **kwargs)
+    study = study_with_history()
+    for value in (0.0, 6.5, 30.0):
+        trial = study.ask()
+        for step in range(9):
+            trial.report(value + 10.0 - step, step)
+            frozen = study._storage.get_trial(trial._trial_id)
+            assert ours.prune(study, frozen) == theirs.prune(study, frozen), (value, step)
