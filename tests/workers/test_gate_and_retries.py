@@ -174,3 +174,20 @@ def test_every_database_call_optunas_trial_cache_makes_is_retried() -> None:
         assert getattr(resilient.ResilientRDBStorage, name) is not getattr(
             optuna.storages.RDBStorage, name
         ), name
+
+
+@pytest.mark.postgres
+def test_a_write_the_database_refuses_fails_at_once(
+    postgres_url: str, no_sleep: list[float]
+) -> None:
+    """A refusal (here: a read-only transaction) is no outage: no retry, Optuna's error."""
+    optuna.create_study(storage=open_study_storage(postgres_url), study_name="kept")
+    read_only = f"{postgres_url}?options=-c%20default_transaction_read_only%3Don"
+    storage = resilient.ResilientRDBStorage(read_only, skip_table_creation=True)
+    try:
+        with pytest.raises(optuna.exceptions.StorageInternalError) as refused:
+            storage.create_new_study([optuna.study.StudyDirection.MINIMIZE], "refused")
+        assert "read-only" in str(refused.value.__cause__)
+        assert no_sleep == []
+    finally:
+        storage.engine.dispose()
