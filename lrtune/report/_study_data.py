@@ -99,7 +99,8 @@ class TopTrial(NamedTuple):
 class EpochCurves(NamedTuple):
     """Every trial's objective per epoch (Optuna's intermediate values), by trial number.
 
-    ``states`` holds each trial's state name; ``best`` is the best completed trial's number.
+    ``states`` holds each trial's state name; ``best`` is the best completed trial's number
+    (``None`` if it reported no value per epoch).
     """
 
     numbers: list[int]
@@ -259,6 +260,13 @@ def top_trials(study: optuna.Study, k: int) -> list[TopTrial]:
     return [_top_trial(trial) for trial in ranked[:k]]
 
 
+def axis_scale(values: Iterable[float]) -> str:
+    """``"log"`` for values that are all finite and positive (at least one), else
+    ``"linear"``: a log axis cannot show zero or a negative value."""
+    finite = [float(v) for v in values if math.isfinite(v)]
+    return "log" if finite and min(finite) > 0 else "linear"
+
+
 def epoch_curves(study: optuna.Study) -> EpochCurves:
     """The per-epoch validation curve of every trial that reported one."""
     objective = study_objective(study)
@@ -271,8 +279,10 @@ def epoch_curves(study: optuna.Study) -> EpochCurves:
     completed = completed_trials(study)
     pick = min if objective.direction == "minimize" else max
     best = pick(completed, key=lambda t: float(t.value or 0)).number if completed else None
+    numbers = [t.number for t in trials]
+    best = best if best in numbers else None  # a trial added by hand has no curve
     states = [t.state.name for t in trials]
-    return EpochCurves([t.number for t in trials], states, epochs, values, best, objective)
+    return EpochCurves(numbers, states, epochs, values, best, objective)
 
 
 def configured_trials(study: optuna.Study) -> list[FrozenTrial]:
@@ -519,8 +529,7 @@ def _count(counts: pd.DataFrame, state: str) -> pd.Series:
 
 
 def _top_trial(trial: FrozenTrial) -> TopTrial:
-    config = trial.user_attrs.get("config") or {}
-    label = f"#{trial.number} {config.get('optimizer', '?')} + {config.get('schedule', '?')}"
+    label = f"#{trial.number} {_trial_label(trial)}"
     # intermediate_values may not be sorted, so order the epochs explicitly.
     epochs = sorted(trial.intermediate_values)
     lrs = np.array(trial.user_attrs.get("lrs") or [], dtype=np.float64).reshape(-1, 3)
@@ -532,6 +541,18 @@ def _top_trial(trial: FrozenTrial) -> TopTrial:
         [trial.intermediate_values[epoch] for epoch in epochs],
         *(lrs[:, column].tolist() for column in range(3)),
     )
+
+
+def _trial_label(trial: FrozenTrial) -> str:
+    """Optimizer + schedule for an lrtune trial; the trial's own params for any other."""
+    config = trial.user_attrs.get("config")
+    if config:
+        return f"{config.get('optimizer', '?')} + {config.get('schedule', '?')}"
+    return ", ".join(f"{name}={_param_text(value)}" for name, value in trial.params.items())
+
+
+def _param_text(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def uniform_params(trials: Sequence[FrozenTrial]) -> dict[str, list[Any]]:

@@ -33,6 +33,7 @@ from lrtune.report._study_data import (
     StudyReport,
     Timeline,
     TopTrial,
+    axis_scale,
 )
 from lrtune.report._text import fmt
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 NO_TRIALS = "no completed trials yet"
+NO_EPOCHS = "the trials recorded nothing per epoch"
 DENSE = 200
 """From this many lines or markers on, an axes' data is drawn as an image in vector output."""
 
@@ -124,7 +126,7 @@ def plot_top_trials(tops: Sequence[TopTrial], objective: StudyObjective) -> Figu
         return figure
     for index, top in enumerate(tops):
         _draw_top(lr_ax, value_ax, top, f"C{index % 10}")
-    _decorate_top(lr_ax, value_ax, objective.name)
+    _decorate_top(lr_ax, value_ax, tops, objective.name)
     return figure
 
 
@@ -315,11 +317,15 @@ def _draw_top(lr_ax: Axes, value_ax: Axes, top: TopTrial, color: str) -> None:
     value_ax.plot(top.epochs, top.values, "o-", color=color, label=label)
 
 
-def _decorate_top(lr_ax: Axes, value_ax: Axes, name: str) -> None:
-    lr_ax.set_yscale("log")
+def _decorate_top(lr_ax: Axes, value_ax: Axes, tops: Sequence[TopTrial], name: str) -> None:
+    lrs = [lr for top in tops for lr in (*top.lr_mean, *top.lr_low, *top.lr_high)]
+    lr_ax.set_yscale(axis_scale(lrs))
     lr_ax.set_ylabel("learning rate")
     value_ax.set_ylabel(name)
-    for ax in (lr_ax, value_ax):
+    for ax, drawn in ((lr_ax, lrs), (value_ax, [v for top in tops for v in top.values])):
+        if not drawn:
+            _empty(ax, NO_EPOCHS)
+            continue
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)

@@ -4,6 +4,7 @@ an lrtune study: every route answers, none with a 500; ids no database holds are
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import optuna
 import pytest
@@ -12,7 +13,7 @@ from starlette.testclient import TestClient
 from lrtune.dashboard import DashboardData, create_app
 from lrtune.dashboard._security import SECURITY_HEADERS, SVG_POLICY
 from lrtune.report import STUDY_FIGURES
-from tests.dashboard.conftest import LRTUNE, MULTI, PLAIN, THREE
+from tests.dashboard.conftest import LRTUNE, MULTI, PLAIN, THREE, make_study
 
 OPTUNA_FIGURES = ("history", "intermediate_values", "pareto_front")
 OFFERED = {
@@ -212,3 +213,21 @@ def test_an_svg_has_a_policy_that_draws_it_and_runs_nothing(foreign_client: Test
 def test_lrtune_studies_name_their_objective(foreign_db: str) -> None:
     # Optuna's own tools (optuna-dashboard) would say "Objective 0".
     assert optuna.load_study(study_name=LRTUNE, storage=foreign_db).metric_names == ["val_loss"]
+
+
+def test_an_lrtune_study_with_trials_added_by_hand_draws_every_figure(tmp_path: Path) -> None:
+    # A trial added from Python records no LR and may go below zero: the best of them
+    # all, it leads the top trials, whose LR axis cannot be a log one then.
+    url = f"sqlite:///{tmp_path / 'lrtune.db'}"
+    study = make_study(url, "mixed", 2)
+    study.add_trial(optuna.trial.create_trial(value=-1.0))
+    data = DashboardData(url)
+    client = TestClient(
+        create_app(data), base_url="http://127.0.0.1", raise_server_exceptions=False
+    )
+    study_id = ids(client)["mixed"]
+    for figure in STUDY_FIGURES:
+        answer = client.get(f"/studies/{study_id}/figures/{figure}.svg")
+        assert answer.status_code == 200, figure
+        assert answer.content.startswith(b"<?xml"), figure
+    data.close()

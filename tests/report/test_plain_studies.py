@@ -1,0 +1,68 @@
+"""Studies lrtune did not create (plain Optuna ones, values below zero included), read by
+``lrtune report``, ``export`` and ``best`` from a real SQLite database."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import optuna
+import pytest
+from click.testing import CliRunner, Result
+
+from lrtune.cli import cli
+from lrtune.report import StudyReport, axis_scale, top_trials
+from lrtune.report._study_plots import REPORT_FILES, STUDY_FIGURES
+
+PLAIN = "plain"
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def objective(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -1.0, 1.0)
+    shift = {"a": -0.5, "b": 0.0}[trial.suggest_categorical("c", ["a", "b"])]
+    return x**2 + shift  # negative, zero-ish and positive values
+
+
+@pytest.fixture(scope="module")
+def plain_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A plain Optuna study of 20 trials in SQLite (only read by the tests)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('plain') / 'optuna.db'}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.RandomSampler(seed=0)
+    study = optuna.create_study(storage=url, study_name=PLAIN, sampler=sampler)
+    study.optimize(objective, n_trials=20)
+    assert min(t.value or 0 for t in study.trials) < 0
+    return url
+
+
+def test_axis_scale_is_log_only_for_positive_values() -> None:
+    assert axis_scale([1e-4, 1e-2, 0.5]) == "log"
+    assert axis_scale([1e-4, 0.0]) == "linear"
+    assert axis_scale([-1.0, 2.0]) == "linear"
+    assert axis_scale([]) == "linear"
+    assert axis_scale([float("nan"), 0.1]) == "log"
+
+
+def test_report_of_a_plain_study_writes_every_figure(plain_url: str, tmp_path: Path) -> None:
+    result = invoke("report", PLAIN, "--storage", plain_url, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    for name in REPORT_FILES:
+        assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_top_trials_of_a_plain_study_are_labelled_by_their_params(plain_url: str) -> None:
+    study = optuna.load_study(study_name=PLAIN, storage=plain_url)
+    tops = top_trials(study, 3)
+    assert [t.value for t in tops] == sorted(t.value for t in study.trials)[:3]
+    best = study.best_trial
+    assert tops[0].label == f"#{best.number} x={best.params['x']:.3g}, c={best.params['c']}"
+    assert tops[0].lr_mean == [] and tops[0].values == []
+    figure = STUDY_FIGURES["top_trials"](StudyReport(study))
+    lr_ax, value_ax = figure.axes
+    assert lr_ax.get_yscale() == "linear"
+    assert [t.get_text() for t in value_ax.texts] == ["the trials recorded nothing per epoch"]
+    figure.savefig(io.BytesIO(), format="png")
