@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from lrtune.report._study_data import (
         IMPORTANCE_METHODS,
         OPTIMIZER_PREFIX,
+        PARAM_PREFIX,
         SCHEDULE_PREFIX,
         TRIAL_COLUMNS,
         EpochCurves,
@@ -90,6 +91,7 @@ _LAZY = {
     "_optuna_plots": ("ParetoPoints", "plot_intermediate_values", "plot_pareto_front"),
     "_study_data": (
         "OPTIMIZER_PREFIX",
+        "PARAM_PREFIX",
         "SCHEDULE_PREFIX",
         "TRIAL_COLUMNS",
         "IMPORTANCE_METHODS",
@@ -139,6 +141,7 @@ __getattr__ = _lazy_attributes(__name__, _MODULE_OF)
 __all__ = [
     "IMPORTANCE_METHODS",
     "OPTIMIZER_PREFIX",
+    "PARAM_PREFIX",
     "SCHEDULE_PREFIX",
     "STUDY_FIGURES",
     "TRIAL_COLUMNS",

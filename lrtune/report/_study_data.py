@@ -10,6 +10,8 @@ Columns of ``trials_frame`` (one row per trial, in trial-number order):
 - ``opt.<name>`` for each optimizer option (``opt.weight_decay``) and ``sched.<name>`` for
   each schedule parameter (``sched.eta_min_ratio``); a trial whose families lack one is
   empty there. Options of the same name share a column (SGD's and RMSprop's ``momentum``);
+- ``params.<name>`` for each of Optuna's own parameters of a trial lrtune did not run
+  (every trial of a plain Optuna study): such a trial has no configuration;
 - ``epochs_run``, ``pruned_reason``, ``warm_start``, ``seed``, ``host``, ``device``,
   ``datetime_start``, ``duration_s``;
 - ``val_loss_1`` .. ``val_loss_N``, then ``val_metric_1`` .. ``val_metric_N`` when the task
@@ -41,6 +43,9 @@ OPTIMIZER_PREFIX = "opt."
 """Prefix of the frame's optimizer-option columns (``opt.weight_decay``)."""
 SCHEDULE_PREFIX = "sched."
 """Prefix of the frame's schedule-parameter columns (``sched.eta_min_ratio``)."""
+PARAM_PREFIX = "params."
+"""Prefix of the frame's columns of Optuna's own parameters, for trials lrtune did not
+run (a plain Optuna study's ``params.x``), as Optuna's ``trials_dataframe`` names them."""
 DIRECTIONS: tuple[Direction, ...] = ("minimize", "maximize")
 
 TRIAL_COLUMNS = (
@@ -473,6 +478,8 @@ def _row(trial: FrozenTrial, epochs: int) -> dict[str, Any]:
         "datetime_start": trial.datetime_start,
         "duration_s": _duration(trial),
     }
+    if not config:  # lrtune's trials name their params by family ("adamw.lr"): not these
+        row |= _prefixed(PARAM_PREFIX, trial.params)
     row |= _prefixed(OPTIMIZER_PREFIX, config.get("optimizer_params") or {})
     row |= _prefixed(SCHEDULE_PREFIX, config.get("schedule_params") or {})
     row |= _per_epoch("val_loss", attrs.get("val_losses"), epochs)
@@ -489,20 +496,25 @@ def _columns(rows: Sequence[Mapping[str, Any]], epochs: int) -> list[str]:
         *TRIAL_COLUMNS,
         *sorted(n for n in names if n.startswith(OPTIMIZER_PREFIX)),
         *sorted(n for n in names if n.startswith(SCHEDULE_PREFIX)),
+        *sorted(n for n in names if n.startswith(PARAM_PREFIX)),
         *(f"{kind}_{epoch}" for kind in per_epoch for epoch in range(1, epochs + 1)),
     ]
 
 
 def _flag_types(frame: pd.DataFrame) -> dict[str, str]:
-    """Nullable ``boolean`` for flags some trials lack (SGD's ``nesterov``), not objects."""
-    flags = {}
+    """Nullable ``boolean`` for flags some trials lack (SGD's ``nesterov``), not objects;
+    text for a column of mixed types (a categorical of ``[1, "a"]``), which Parquet
+    cannot hold."""
+    types = {}
     for name in frame.columns:
         if not pd.api.types.is_object_dtype(frame[name].dtype):
             continue
-        present = frame[name].dropna()
-        if len(present) and all(isinstance(value, bool) for value in present):
-            flags[name] = "boolean"
-    return flags
+        kinds = {type(value) for value in frame[name].dropna()}
+        if kinds == {bool}:
+            types[name] = "boolean"
+        elif len(kinds) > 1 and not kinds <= {int, float}:
+            types[name] = "string"
+    return types
 
 
 def _prefixed(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,11 +7,13 @@ import io
 from pathlib import Path
 
 import optuna
+import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
+from optuna.distributions import CategoricalDistribution
 
 from lrtune.cli import cli
-from lrtune.report import StudyReport, axis_scale, top_trials
+from lrtune.report import StudyReport, axis_scale, export_trials, top_trials
 from lrtune.report._study_plots import REPORT_FILES, STUDY_FIGURES
 
 PLAIN = "plain"
@@ -66,3 +68,31 @@ def test_top_trials_of_a_plain_study_are_labelled_by_their_params(plain_url: str
     assert lr_ax.get_yscale() == "linear"
     assert [t.get_text() for t in value_ax.texts] == ["the trials recorded nothing per epoch"]
     figure.savefig(io.BytesIO(), format="png")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_of_a_plain_study_has_a_column_per_param(
+    plain_url: str, tmp_path: Path, fmt: str
+) -> None:
+    path = tmp_path / f"plain.{fmt}"
+    result = invoke("export", PLAIN, "--storage", plain_url, "--format", fmt, "--out", str(path))
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
+    trials = optuna.load_study(study_name=PLAIN, storage=plain_url).trials
+    assert frame["params.x"].tolist() == pytest.approx([t.params["x"] for t in trials])
+    assert frame["params.c"].tolist() == [t.params["c"] for t in trials]
+    assert frame["value"].tolist() == pytest.approx([t.value for t in trials])
+
+
+def test_a_param_of_mixed_types_is_exported_to_parquet_as_text(tmp_path: Path) -> None:
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage())
+    choices = CategoricalDistribution([1, "a", None])
+    for choice in (1, "a", None):
+        trial = optuna.trial.create_trial(
+            params={"k": choice}, distributions={"k": choices}, value=0
+        )
+        study.add_trial(trial)
+    path = tmp_path / "mixed.parquet"
+    assert export_trials(study, path, "parquet") == 3
+    column = pd.read_parquet(path)["params.k"]
+    assert column[:2].tolist() == ["1", "a"] and column.isna()[2]
