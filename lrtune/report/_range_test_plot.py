@@ -25,6 +25,28 @@ class CurveInfo(NamedTuple):
     curve: FloatArray
     suggested: tuple[float, float] | None
     bounds: tuple[float, float] | None
+    rule: str | None = None
+
+
+class CurveStyle(NamedTuple):
+    """How one curve is drawn: its colour, line style and marker (on every
+    ``markevery``-th point from ``markstart``), so that curves lying on each other
+    (the same test shown twice, two optimizers alike) stay apart."""
+
+    color: str
+    linestyle: str | tuple[int, tuple[int, ...]]
+    marker: str
+    markstart: int
+
+
+LINE_STYLES: tuple[str | tuple[int, tuple[int, ...]], ...] = (
+    "-",
+    "--",
+    "-.",
+    (0, (6, 2, 1, 2, 1, 2)),
+)
+MARKERS = ("", "s", "^", "v", "D", "P", "X", "*")
+MARKS_PER_CURVE = 8
 
 
 def curve_info(result: FinderResult) -> CurveInfo:
@@ -39,7 +61,28 @@ def curve_info(result: FinderResult) -> CurveInfo:
     bounds = None
     if result.min_lr is not None and result.max_lr is not None:
         bounds = (result.min_lr, result.max_lr)
-    return CurveInfo(result.label, lrs, losses, curve, suggested, bounds)
+    return CurveInfo(result.label, lrs, losses, curve, suggested, bounds, result.rule)
+
+
+def curve_styles(count: int) -> list[CurveStyle]:
+    """A style per curve, no two alike: colours cycle through ten, line styles through
+    four and markers through eight, each mark placed at its own offset."""
+    step = max(1, 10 // MARKS_PER_CURVE)
+    return [
+        CurveStyle(
+            f"C{index % 10}",
+            LINE_STYLES[index % len(LINE_STYLES)],
+            MARKERS[index % len(MARKERS)],
+            (index * step) % MARKS_PER_CURVE,
+        )
+        for index in range(count)
+    ]
+
+
+def shared_rule(infos: Sequence[CurveInfo]) -> str | None:
+    """The rule behind every suggestion shown, if they share one."""
+    rules = {info.rule for info in infos if info.suggested is not None}
+    return rules.pop() if len(rules) == 1 else None
 
 
 def y_limits(infos: Sequence[CurveInfo]) -> tuple[float, float] | None:
@@ -54,8 +97,8 @@ def y_limits(infos: Sequence[CurveInfo]) -> tuple[float, float] | None:
 
 
 def legend_label(info: CurveInfo) -> str:
-    """``"digits-cnn/AdamW: lr 0.087, bounds 0.035-0.14"``."""
-    parts = [] if info.suggested is None else [f"lr {info.suggested[0]:.2g}"]
+    """``"digits-cnn/AdamW: lr 0.087 (valley), bounds 0.035-0.14"``."""
+    parts = [] if info.suggested is None else [f"lr {info.suggested[0]:.2g}{_by(info.rule)}"]
     if info.bounds is not None:
         parts.append(f"bounds {info.bounds[0]:.2g}-{info.bounds[1]:.2g}")
     return f"{info.label}: {', '.join(parts)}" if parts else info.label
@@ -66,10 +109,14 @@ def plot_range_tests(results: Sequence[FinderResult], ax: Axes | None = None) ->
     if ax is None:
         ax = Figure(figsize=(8, 5), layout="constrained").add_subplot()
     infos = [curve_info(result) for result in results]
-    for index, info in enumerate(infos):
-        _draw_curve(ax, info, f"C{index % 10}", shade=len(infos) == 1)
+    for info, style in zip(infos, curve_styles(len(infos)), strict=True):
+        _draw_curve(ax, info, style, shade=len(infos) == 1)
     _decorate(ax, infos)
     return _root_figure(ax)
+
+
+def _by(rule: str | None) -> str:
+    return "" if rule is None else f" ({rule})"
 
 
 def _root_figure(ax: Axes) -> Figure:
@@ -79,25 +126,47 @@ def _root_figure(ax: Axes) -> Figure:
     return figure
 
 
-def _draw_curve(ax: Axes, info: CurveInfo, color: str, *, shade: bool) -> None:
+def _draw_curve(ax: Axes, info: CurveInfo, style: CurveStyle, *, shade: bool) -> None:
+    color = style.color
     ax.plot(info.lrs, info.losses, color=color, alpha=0.25, linewidth=0.8)
-    ax.plot(info.lrs, info.curve, color=color, linewidth=2, label=legend_label(info))
+    every = (style.markstart, max(1, len(info.lrs) // MARKS_PER_CURVE))
+    ax.plot(
+        info.lrs,
+        info.curve,
+        color=color,
+        linewidth=2,
+        linestyle=style.linestyle,
+        marker=style.marker or None,
+        markevery=every,
+        label=legend_label(info),
+    )
     if info.bounds is not None:
-        if shade:
-            ax.axvspan(*info.bounds, color=color, alpha=0.12, label="min_lr .. max_lr")
-        else:
-            for bound in info.bounds:
-                ax.axvline(bound, color=color, linestyle=":", linewidth=1)
+        _draw_bounds(ax, info.label, info.bounds, color, shade=shade)
     if info.suggested is not None:
         lr, loss = info.suggested
         ax.plot([lr], [loss], "o", color=color, markersize=9, markeredgecolor="black")
+
+
+def _draw_bounds(
+    ax: Axes, label: str, bounds: tuple[float, float], color: str, *, shade: bool
+) -> None:
+    """One band for a lone test; for several, each test's two bounds as dotted lines
+    under one legend entry of its own."""
+    if shade:
+        ax.axvspan(*bounds, color=color, alpha=0.12, label="min_lr .. max_lr")
+        return
+    low, high = bounds
+    ax.axvline(low, color=color, linestyle=":", linewidth=1, label=f"{label}: min_lr .. max_lr")
+    ax.axvline(high, color=color, linestyle=":", linewidth=1)
 
 
 def _decorate(ax: Axes, infos: Sequence[CurveInfo]) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("loss")
-    ax.set_title("Learning-rate range test (dot: suggested LR)")
+    rule = shared_rule(infos)
+    dot = "suggested LR" if rule is None else f"LR suggested by the {rule} rule"
+    ax.set_title(f"Learning-rate range test (dot: {dot})")
     limits = y_limits(infos)
     if limits is not None:
         ax.set_ylim(*limits)

@@ -13,7 +13,13 @@ from lrtune.finder import DEFAULT_RULE, FinderResult, StopReason
 from lrtune.finder._smoothing import ema
 from lrtune.finder._suggest import smoothed_curve
 from lrtune.report import CurveInfo, curve_info, plot_range_tests
-from lrtune.report._range_test_plot import legend_label, y_limits
+from lrtune.report._range_test_plot import (
+    LINE_STYLES,
+    curve_styles,
+    legend_label,
+    shared_rule,
+    y_limits,
+)
 
 
 def make_result(
@@ -144,7 +150,7 @@ def test_legend_label_names_the_result_its_lr_and_bounds() -> None:
     result.suggested_lr, result.min_lr, result.max_lr = 0.0123, 0.0456, 0.1789
     bare = make_result(rising=True)
 
-    assert legend_label(curve_info(result)) == "toy/SGD: lr 0.012, bounds 0.046-0.18"
+    assert legend_label(curve_info(result)) == "toy/SGD: lr 0.012 (lrtune), bounds 0.046-0.18"
     assert legend_label(curve_info(bare)) == "SGD"
 
 
@@ -174,7 +180,7 @@ def test_plot_draws_raw_and_smoothed_curves_and_marks_the_suggestion() -> None:
     (marker,) = _markers(lines)
     assert info.suggested is not None
     assert (marker.get_xdata()[0], marker.get_ydata()[0]) == info.suggested
-    assert smooth[0].get_label() == f"SGD: lr {result.suggested_lr:.2g}, bounds " + (
+    assert smooth[0].get_label() == f"SGD: lr {result.suggested_lr:.2g} (lrtune), bounds " + (
         f"{result.min_lr:.2g}-{result.max_lr:.2g}"
     )
     assert axes.get_ylim() == pytest.approx(y_limits([info]))
@@ -203,8 +209,10 @@ def test_several_results_are_overlaid_with_a_legend_entry_each() -> None:
     figure = plot_range_tests(results)
 
     (axes,) = figure.axes
-    legend = [text.get_text() for text in axes.get_legend().get_texts()]
+    entries = [text.get_text() for text in axes.get_legend().get_texts()]
+    legend = entries[::2]
     assert legend == [legend_label(curve_info(result)) for result in results]
+    assert entries[1::2] == [f"{label.split(':')[0]}: min_lr .. max_lr" for label in legend]
     assert [text.split(":")[0] for text in legend] == ["SGD", "AdamW", "other/AdamW"]
     labelled = [line for line in axes.get_lines() if line.get_label() in legend]
     assert [line.get_color() for line in labelled] == ["C0", "C1", "C2"]
@@ -214,6 +222,43 @@ def test_several_results_are_overlaid_with_a_legend_entry_each() -> None:
     assert sorted(line.get_xdata()[0] for line in bound_lines) == pytest.approx(
         sorted(bound for r in results for bound in (r.min_lr, r.max_lr))
     )
+
+
+def test_curve_styles_are_pairwise_distinct() -> None:
+    styles = curve_styles(8)
+    assert len({(s.linestyle, s.marker) for s in styles}) == 8
+    assert [s.color for s in curve_styles(10)] == [f"C{i}" for i in range(10)]
+    assert styles[0].linestyle == "-" and styles[0].marker == ""
+    assert [s.linestyle for s in styles[:4]] == list(LINE_STYLES)
+
+
+def test_identical_curves_are_drawn_apart() -> None:
+    results = [make_result(0), make_result(0)]
+
+    (axes,) = plot_range_tests(results).axes
+
+    labelled = [line for line in axes.get_lines() if line.get_linewidth() == 2]
+    assert len(labelled) == 2
+    first, second = labelled
+    np.testing.assert_array_equal(first.get_ydata(), second.get_ydata())
+    assert first.get_linestyle() != second.get_linestyle()
+    assert first.get_marker() != second.get_marker()
+
+
+def test_the_rule_of_the_marked_suggestion_is_named() -> None:
+    result = make_result()
+    result.rule = "valley"
+    result.suggested_lr = result.suggest("valley").lr
+    info = curve_info(result)
+
+    (axes,) = result.plot().axes
+
+    assert shared_rule([info]) == "valley"
+    assert "valley" in axes.get_title()
+    assert "(valley)" in legend_label(info)
+    other = make_result(1)
+    assert shared_rule([info, curve_info(other)]) is None
+    assert "rule" not in plot_range_tests([result, other]).axes[0].get_title()
 
 
 def test_plot_draws_into_the_axes_it_is_given() -> None:
