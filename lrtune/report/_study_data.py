@@ -134,6 +134,8 @@ IMPORTANCE_METHODS: dict[str, Callable[[], optuna.importance.BaseImportanceEvalu
 benchmark's studies it takes a tenth of a second where fANOVA takes seconds
 (benchmarks/README.md, "Dashboard speed", has both, and how their rankings agree)."""
 IMPORTANCE_LABELS = {"ped_anova": "PED-ANOVA", "fanova": "fANOVA"}
+FEW_TRIALS = 10
+"""Importances from fewer completed trials than this are said to be a rough guide."""
 DEFAULT_IMPORTANCE = "ped_anova"
 
 
@@ -228,6 +230,21 @@ def history(study: optuna.Study) -> History:
     return History([t.number for t in trials], values, best, objective)
 
 
+OUTLIER_SPREAD = 5.0
+"""``history_scale`` turns logarithmic when the values span this many times the width
+of their middle 80 %: a few diverged trials would squash the rest on a linear axis."""
+
+
+def history_scale(values: Sequence[float]) -> str:
+    """``"log"`` for positive values with outliers far above the rest, else ``"linear"``."""
+    finite = np.asarray([v for v in values if math.isfinite(v)], dtype=np.float64)
+    if len(finite) < 3 or axis_scale(finite.tolist()) != "log":
+        return "linear"
+    low, high = np.percentile(finite, [10, 90])
+    spread = float(finite.max() - finite.min())
+    return "log" if spread > OUTLIER_SPREAD * float(high - low) else "linear"
+
+
 def best_by(frame: pd.DataFrame, column: str, direction: Direction) -> pd.DataFrame:
     """The best completed trial of each ``column`` group of ``trials_frame`` output.
 
@@ -308,6 +325,13 @@ def importances(study: optuna.Study, *, method: str = DEFAULT_IMPORTANCE) -> Imp
     trials = configured_trials(study)
     found, reason = _importances(trials, method)
     return Importances(found, reason, method, len(trials))
+
+
+def importances_caveat(info: Importances) -> str | None:
+    """What the figure should warn of: importances from fewer than ``FEW_TRIALS``."""
+    if info.values and info.trials < FEW_TRIALS:
+        return f"From only {info.trials} completed trials: a rough guide."
+    return None
 
 
 def _importances(trials: Sequence[FrozenTrial], method: str) -> tuple[dict[str, float], str | None]:

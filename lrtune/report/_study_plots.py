@@ -34,6 +34,8 @@ from lrtune.report._study_data import (
     Timeline,
     TopTrial,
     axis_scale,
+    history_scale,
+    importances_caveat,
 )
 from lrtune.report._text import fmt
 
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 
 NO_TRIALS = "no completed trials yet"
 NO_EPOCHS = "the trials recorded nothing per epoch"
+TOP_FONT_SIZE = 11
+"""The top-trials figure's text: two panels side by side are shown small on a page."""
 DENSE = 200
 """From this many lines or markers on, an axes' data is drawn as an image in vector output."""
 
@@ -57,6 +61,7 @@ def plot_history(info: History, ax: Axes | None = None) -> Figure:
     (points,) = ax.plot(info.numbers, info.values, "o", alpha=0.6, label=f"trial {name}")
     _dense(points, len(info.numbers), smooth=True)
     ax.step(info.numbers, info.best, where="post", color="C1", linewidth=2, label="best so far")
+    ax.set_yscale(history_scale(info.values))
     ax.set_xlabel("trial")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(name)
@@ -118,8 +123,8 @@ def plot_top_trials(tops: Sequence[TopTrial], objective: StudyObjective) -> Figu
     """Left: each top trial's mean LR per epoch with its low-high band; right: its curve."""
     figure = Figure(figsize=(12, 5), layout="constrained")
     lr_ax, value_ax = figure.subplots(1, 2)
-    lr_ax.set_title("Learning rate per epoch (band: lowest to highest)")
-    value_ax.set_title(f"{objective.name} per epoch (validation)")
+    lr_ax.set_title("Learning rate per epoch (band: lowest to highest)", fontsize=TOP_FONT_SIZE + 1)
+    value_ax.set_title(f"{objective.name} per epoch (validation)", fontsize=TOP_FONT_SIZE + 1)
     if not tops:
         _empty(lr_ax, NO_TRIALS)
         _empty(value_ax, NO_TRIALS)
@@ -140,6 +145,9 @@ def plot_importances(info: Importances, ax: Axes | None = None) -> Figure:
     bars = ax.barh(names, [info.values[name] for name in names], color="C2", alpha=0.8)
     ax.bar_label(bars, labels=[f"{info.values[name]:.2f}" for name in names], padding=3)
     ax.set_xlabel("importance (the parameters' shares sum to 1)")
+    caveat = importances_caveat(info)
+    if caveat is not None:
+        ax.text(0.98, 0.02, caveat, transform=ax.transAxes, ha="right", va="bottom", color="C3")
     ax.set_xlim(0, 1.1)
     ax.grid(True, axis="x", alpha=0.3)
     return _root_figure(ax)
@@ -320,16 +328,17 @@ def _draw_top(lr_ax: Axes, value_ax: Axes, top: TopTrial, color: str) -> None:
 def _decorate_top(lr_ax: Axes, value_ax: Axes, tops: Sequence[TopTrial], name: str) -> None:
     lrs = [lr for top in tops for lr in (*top.lr_mean, *top.lr_low, *top.lr_high)]
     lr_ax.set_yscale(axis_scale(lrs))
-    lr_ax.set_ylabel("learning rate")
-    value_ax.set_ylabel(name)
+    lr_ax.set_ylabel("learning rate", fontsize=TOP_FONT_SIZE)
+    value_ax.set_ylabel(name, fontsize=TOP_FONT_SIZE)
     for ax, drawn in ((lr_ax, lrs), (value_ax, [v for top in tops for v in top.values])):
         if not drawn:
             _empty(ax, NO_EPOCHS)
             continue
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epoch", fontsize=TOP_FONT_SIZE)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=TOP_FONT_SIZE)
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="best", fontsize=8)
+        ax.legend(loc="best", fontsize=TOP_FONT_SIZE)
 
 
 def _dense(artist: Artist, count: int, *, smooth: bool = False) -> None:

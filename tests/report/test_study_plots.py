@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -38,7 +39,8 @@ from lrtune.report import (
     plot_top_trials,
     write_report,
 )
-from lrtune.report._study_plots import DENSE, REPORT_FILES, STUDY_FIGURES
+from lrtune.report._study_data import FEW_TRIALS, history_scale, importances_caveat
+from lrtune.report._study_plots import DENSE, REPORT_FILES, STUDY_FIGURES, TOP_FONT_SIZE
 
 LOSS = StudyObjective("val_loss", "minimize")
 
@@ -282,3 +284,54 @@ def test_new_figures_without_data_say_so() -> None:
         ["no trial has reported a value yet"],
         ["no trial has started yet"],
     ]
+
+
+def test_history_scale_turns_log_for_positive_values_with_outliers() -> None:
+    steady = [0.30, 0.25, 0.28, 0.22, 0.26, 0.21, 0.24, 0.20, 0.23, 0.27]
+    assert history_scale(steady) == "linear"
+    assert history_scale([*steady, 40.0]) == "log"  # one diverged trial
+    assert history_scale([*steady, -40.0]) == "linear"  # not all positive
+    assert history_scale([*steady[:-1], 0.0, 40.0]) == "linear"
+    assert history_scale([0.1, 50.0]) == "linear"  # too few to tell an outlier
+    assert history_scale(list(np.linspace(0.1, 10.0, 20))) == "linear"  # spread, no outlier
+
+
+def test_plot_history_uses_a_log_axis_when_outliers_would_squash_it() -> None:
+    values = [0.3, 0.25, 0.28, 0.22, 0.26, 0.21, 0.24, 0.2, 0.23, 40.0]
+    best = list(np.minimum.accumulate(values))
+    (ax,) = plot_history(History(list(range(10)), values, best, LOSS)).axes
+    assert ax.get_yscale() == "log"
+    shifted = [v - 1.0 for v in values]
+    (ax,) = plot_history(History(list(range(10)), shifted, best, LOSS)).axes
+    assert ax.get_yscale() == "linear"
+    ax.figure.savefig(io.BytesIO(), format="png")
+
+
+def test_importances_from_few_trials_say_so_on_the_figure() -> None:
+    values = {"log10_lr": 0.7, "schedule": 0.3}
+    few = Importances(values, None, "ped_anova", FEW_TRIALS - 1)
+    enough = Importances(values, None, "ped_anova", FEW_TRIALS)
+    assert importances_caveat(few) == f"From only {FEW_TRIALS - 1} completed trials: a rough guide."
+    assert importances_caveat(enough) is None
+    assert importances_caveat(Importances({}, "none", "ped_anova", 1)) is None
+    (ax,) = plot_importances(few).axes
+    assert importances_caveat(few) in texts(ax)
+    (ax,) = plot_importances(enough).axes
+    assert not any("rough guide" in text for text in texts(ax))
+    ax.figure.savefig(io.BytesIO(), format="png")
+
+
+def test_top_trials_text_is_readable() -> None:
+    figure = plot_top_trials([top(4, 0.1, 0.3), top(2, 0.3, 0.01)], LOSS)
+    figure.savefig(io.BytesIO(), format="png")
+    for ax in figure.axes:
+        legend = ax.get_legend()
+        shown = [
+            ax.xaxis.label,
+            ax.yaxis.label,
+            *ax.get_xticklabels(),
+            *ax.get_yticklabels(),
+            *legend.get_texts(),
+        ]
+        assert min(text.get_fontsize() for text in shown) >= TOP_FONT_SIZE
+        assert ax.title.get_fontsize() > TOP_FONT_SIZE
