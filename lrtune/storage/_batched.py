@@ -321,6 +321,16 @@ class BatchedStorage(_CachedStorage):
 
         return call_with_retries(read, "reading completed trials", self.backend.reconnect_s)
 
+    def silent_foreign(self, study_id: int, grace_s: float) -> list[int]:
+        """Running trials that never beat and started over ``grace_s`` ago: made by a process
+        that is not an lrtune worker, which may have died (``_trial_sql.silent_foreign``)."""
+
+        def read() -> list[int]:
+            with self.engine.connect() as connection:
+                return sql.silent_foreign(connection, study_id, grace_s)
+
+        return call_with_retries(read, "reading silent trials", self.backend.reconnect_s)
+
     @contextlib.contextmanager
     def claiming(self, lock_key: int) -> Iterator[Claiming]:
         """One transaction in which a worker counts, takes and beats its next trial, holding

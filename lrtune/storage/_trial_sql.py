@@ -338,12 +338,22 @@ class Census:
     counts: dict[TrialState, int]
     oldest_beat: datetime.datetime | None
     server_now: datetime.datetime
+    unbeaten: int = 0
+    oldest_unbeaten_start: datetime.datetime | None = None
 
     def may_have_stale(self, grace_s: float | None) -> bool:
         """Whether some running trial's heartbeat is older than ``grace_s``."""
-        if grace_s is None or self.oldest_beat is None:
+        return self._older(self.oldest_beat, grace_s)
+
+    def has_silent_foreign(self, grace_s: float | None) -> bool:
+        """Whether a running trial that never beat (a process other than an lrtune worker
+        made it) started more than ``grace_s`` ago."""
+        return self._older(self.oldest_unbeaten_start, grace_s)
+
+    def _older(self, stamp: datetime.datetime | None, grace_s: float | None) -> bool:
+        if grace_s is None or stamp is None:
             return False
-        return (self.server_now - self.oldest_beat).total_seconds() > grace_s
+        return (self.server_now - stamp).total_seconds() > grace_s
 
 
 def census(connection: Connection, study_id: int) -> Census | None:
@@ -359,7 +369,8 @@ def census(connection: Connection, study_id: int) -> Census | None:
     if row is None:
         return None
     counts = {state: int(row[i] or 0) for i, state in enumerate(_COUNTED)}
-    return Census(counts, _naive(row[-2]), _naive(row[-1]))
+    beat, unbeaten, started, now = row[len(_COUNTED) :]
+    return Census(counts, _naive(beat), _naive(now), int(unbeaten or 0), _naive(started))
 
 
 def _build_census(_: Any) -> Any:
@@ -368,9 +379,18 @@ def _build_census(_: Any) -> Any:
         func.count().filter(t.c.state == state).label(f"n_{state.name.lower()}")
         for state in _COUNTED
     ]
-    beats = func.min(h.c.heartbeat).filter(t.c.state == TrialState.RUNNING)
+    running = t.c.state == TrialState.RUNNING
+    beats = func.min(h.c.heartbeat).filter(running)
+    never_beat = and_(running, h.c.trial_id.is_(None))
+    unbeaten = func.count().filter(never_beat)
+    unbeaten_start = func.min(t.c.datetime_start).filter(never_beat)
     counts = (
-        select(*columns, beats.label("oldest_beat"))
+        select(
+            *columns,
+            beats.label("oldest_beat"),
+            unbeaten.label("unbeaten"),
+            unbeaten_start.label("oldest_unbeaten_start"),
+        )
         .select_from(t.outerjoin(h, h.c.trial_id == t.c.trial_id))
         .where(t.c.study_id == bindparam("study"))
         .subquery()
@@ -382,6 +402,29 @@ def _build_census(_: Any) -> Any:
         .where(s.c.study_id == bindparam("study"))
         .with_for_update(of=s)
     )
+
+
+def silent_foreign(connection: Connection, study_id: int, grace_s: float) -> list[int]:
+    """The running trials of the study that never beat and started over ``grace_s`` ago."""
+
+    def build(_: Any) -> Any:
+        t, h = tables().trials, tables().heartbeats
+        return (
+            select(t.c.trial_id, t.c.datetime_start, func.now())
+            .select_from(t.outerjoin(h, h.c.trial_id == t.c.trial_id))
+            .where(
+                t.c.study_id == bindparam("study"),
+                t.c.state == TrialState.RUNNING,
+                h.c.trial_id.is_(None),
+            )
+        )
+
+    rows = connection.execute(_statement(connection, "silent_foreign", build), {"study": study_id})
+    return [
+        trial_id
+        for trial_id, start, now in rows
+        if start is not None and (_naive(now) - start).total_seconds() > grace_s
+    ]
 
 
 def _naive(stamp: Any) -> Any:

@@ -9,6 +9,7 @@ waits instead while the trials still running might fail and need retrying.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ from lrtune._optuna import (
     trial_id_of,
 )
 from lrtune.storage import BatchedStorage, Claiming, Database, lock_key
+
+logger = logging.getLogger(__name__)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 """The trial states a study's budget counts."""
@@ -88,21 +91,67 @@ def _claim_in_one_transaction(study: optuna.Study, storage: BatchedStorage, budg
     """``claim_trial`` on lrtune's own storage: one transaction of a few statements, which
     holds the study's lock until it commits (a worker that dies in it holds nothing)."""
     study_id, key = study_id_of(study), lock_key(f"budget:{study.study_name}")
+    grace = storage.grace_period()
     for look_for_stale in (True, False):
         with storage.claiming(key) as claiming:
             census = claiming.census(study_id)
-            stale = look_for_stale and census.may_have_stale(storage.grace_period())
-            if not stale:
+            stale = look_for_stale and census.may_have_stale(grace)
+            foreign = look_for_stale and census.has_silent_foreign(grace)
+            if not (stale or foreign):
                 claim = _take(claiming, Counter(census.counts), study_id, budget)
-        if not stale:
+        _warn_of_foreign(study, census.unbeaten)
+        if not (stale or foreign):
             break
-        fail_stale_trials(study)  # outside the transaction: Optuna's own path, then again
+        # Outside the transaction, then count again.
+        fail_stale_trials(study)  # Optuna's own path
+        if foreign and grace is not None:
+            _fail_silent_foreign(study, storage, grace)
     claiming.adopt_created()
     if claim.retry_of == _QUEUED:
         assert claim.trial_id is not None
         queued = storage.get_trial(claim.trial_id)
         return Claim(claim.trial_id, claim.finished, claim.running, _retried_number(queued))
     return claim
+
+
+def _warn_of_foreign(study: optuna.Study, unbeaten: int) -> None:
+    """Say once per study that trials without heartbeats run: another kind of process."""
+    seen = (id(storage_of(study)), study_id_of(study))
+    if unbeaten and seen not in _WARNED:
+        _WARNED.add(seen)
+        logger.warning(
+            "%d running trial(s) of study %r never sent a heartbeat: a process that is not "
+            "an lrtune worker (a plain study.optimize?) writes to this study. lrtune's "
+            "budget cannot hold its trials back, and a trial of it still running after the "
+            "grace period is failed and queued again.",
+            unbeaten,
+            study.study_name,
+        )
+
+
+_WARNED: set[tuple[int, int]] = set()
+"""(storage, study) pairs warned of already in this process."""
+
+
+def _fail_silent_foreign(study: optuna.Study, storage: BatchedStorage, grace: float) -> None:
+    """Fail the trials a foreign process left running without a heartbeat, and queue each
+    again as a stale trial would be."""
+    requeue = storage.get_heartbeat_stale_trial_callback()
+    for trial_id in storage.silent_foreign(study_id_of(study), grace):
+        try:
+            failed = storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+        except UpdateFinishedTrialError:
+            continue  # finished meanwhile
+        if not failed:
+            continue
+        frozen = storage.get_trial(trial_id)
+        if requeue is not None:
+            with experimental_ok():
+                requeue(study, frozen)
+        logger.warning(
+            "trial #%d ran with no heartbeat past the grace period: failed, queued again",
+            frozen.number,
+        )
 
 
 _QUEUED = -1

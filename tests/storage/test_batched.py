@@ -246,3 +246,32 @@ def test_the_census_counts_states_and_sees_a_silent_trial(database: Database) ->
     assert census.may_have_stale(-1.0)  # any beat is older than a negative grace
     with pytest.raises(KeyError), storage.claiming(1) as claiming:
         claiming.census(study_id_of(study) + 1000)
+
+
+def test_a_trial_left_running_by_a_plain_optuna_process_is_failed_and_retried(
+    storage_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its process died without a heartbeat ever: after the grace period an lrtune worker
+    fails it, queues it again and finishes the budget instead of waiting for ever."""
+    with Database.open(storage_url, heartbeat=Heartbeat(interval=1, grace=2)) as database:
+        study = optuna.create_study(storage=database.studies, study_name="mixed")
+        plain = optuna.load_study(study_name="mixed", storage=storage_url)
+        plain.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=2)
+        left = plain.ask()  # a plain process that died in its trial
+        left.suggest_float("x", 0.0, 1.0)
+        outcome = run_trials(
+            study,
+            lambda t: t.suggest_float("x", 0.0, 1.0),
+            budget=4,
+            database=database,
+            poll_s=0.2,
+            timeout=20,  # without the fix it waits for the dead trial for ever
+        )
+    trials = optuna.load_study(study_name="mixed", storage=storage_url).trials
+    states = [t.state for t in trials]
+    assert outcome.finished == 4
+    assert states.count(TrialState.COMPLETE) == 4 and TrialState.RUNNING not in states
+    assert trials[left.number].state == TrialState.FAIL
+    retry = next(t for t in trials if t.system_attrs.get("failed_trial") == left.number)
+    assert retry.params == trials[left.number].params
+    assert "never sent a heartbeat" in caplog.text
