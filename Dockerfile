@@ -21,7 +21,7 @@ RUN pip install --no-cache-dir "torch==${TORCH_VERSION}" --index-url "${TORCH_IN
 # `python -m lrtune` (how `lrtune study --workers` starts workers) runs the same code.
 COPY pyproject.toml README.md /src/
 COPY lrtune/ /src/lrtune/
-RUN pip install --no-cache-dir /src && rm -rf /src
+RUN pip install --no-cache-dir "/src[all]" && rm -rf /src
 
 # The bundled study specs and the example task file, at /app/studies and /app/examples.
 WORKDIR /app

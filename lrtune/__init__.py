@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from lrtune._exceptions import (
     LRTuneError,
+    MissingExtraError,
     NotFoundError,
     RegistryError,
     SpecError,
@@ -58,6 +59,7 @@ __all__ = [
     "FinderResult",
     "LRTuneError",
     "Metric",
+    "MissingExtraError",
     "NotFoundError",
     "RefineResult",
     "RegistryError",

@@ -9,7 +9,8 @@ The hierarchy::
     │   └── NotFoundError  a stored record (range test, study) does not exist
     ├── RegistryError      an unknown name (optimizer, suggestion rule, ...) was given
     ├── SpecError          a study spec (TOML) is malformed or holds a bad value
-    └── StudyError         a study cannot be created, resumed or read as asked
+    ├── StudyError         a study cannot be created, resumed or read as asked
+    └── MissingExtraError  an optional part is used without its extra installed
 
 Bad argument values raise ``ValueError`` naming the argument and the value it got.
 Errors are raised here and turned into exit codes only by the CLI.
@@ -44,3 +45,7 @@ class SpecError(LRTuneError):
 
 class StudyError(LRTuneError):
     """A study cannot be created or resumed as asked (a different search space, say)."""
+
+
+class MissingExtraError(LRTuneError, ImportError):
+    """An optional part of lrtune was used without its extra (``pip install "lrtune[x]"``)."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from lrtune._exceptions import LRTuneError, NotFoundError, StorageError
+from lrtune._exceptions import LRTuneError, MissingExtraError, NotFoundError, StorageError
 
 if TYPE_CHECKING:
     import optuna
@@ -56,7 +56,7 @@ def handle_errors(command: F) -> F:
             raise
         except NotFoundError as error:  # a mistyped id or name: the user's mistake
             raise BadInput(_one_line(error)) from error
-        except StorageError as error:
+        except (StorageError, MissingExtraError) as error:
             raise click.ClickException(_one_line(error)) from error
         except (LRTuneError, ValueError) as error:
             raise BadInput(_one_line(error)) from error

@@ -24,6 +24,9 @@ TOKEN_ENV_VAR = "LRTUNE_DASHBOARD_TOKEN"
 @handle_errors
 def dashboard(storage: str | None, host: str, port: int, token: str | None) -> None:
     """Serve a read-only dashboard of the stored range tests and studies."""
+    from lrtune._extras import require
+
+    require("dashboard", "lrtune dashboard")
     from lrtune.dashboard import DashboardData, create_app, is_loopback, serve
 
     loopback = is_loopback(host)

@@ -57,7 +57,10 @@ def storage_proxy(
     --heartbeat-interval than the proxy's --grace-period. SIGTERM or Ctrl-C stops the
     proxy and exits 0.
     """
+    from lrtune._extras import require
     from lrtune.storage import Database, Heartbeat, resolve_url, storage_backend
+
+    require("proxy", "lrtune storage-proxy")
 
     if storage_backend(storage) == "grpc":
         url = resolve_url(storage)

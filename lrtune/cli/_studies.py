@@ -272,11 +272,12 @@ def log_to_stderr() -> Iterator[None]:
 
 
 def _print_best(study: optuna.Study) -> None:
+    from lrtune._exceptions import StudyError
     from lrtune.report import best_code, best_config, best_table
 
     try:
         best = best_config(study)
-    except ValueError as error:
+    except (ValueError, StudyError) as error:  # no trial completed, or none at all
         click.echo(str(error))
         return
     click.echo(f"\nBest of study {study.study_name!r}:\n{best_table(best)}\n")
@@ -356,7 +357,11 @@ def best(study_name: str, storage: str | None, as_json: bool, code_only: bool) -
 @handle_errors
 def export(study_name: str, storage: str | None, fmt: str, out_path: str | None) -> None:
     """Write every trial of STUDY, with its parameters and results, to CSV or Parquet."""
+    from lrtune._extras import require
     from lrtune.report import export_trials
+
+    if fmt == "parquet":
+        require("parquet", "lrtune export --format parquet")
 
     path = check_output_file("--out", out_path or f"{study_name}.{fmt}")
     study = _load(study_name, storage)

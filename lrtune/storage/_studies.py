@@ -14,6 +14,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import URL
 
 from lrtune._exceptions import NotFoundError, StorageError
+from lrtune._extras import require
 from lrtune._optuna import experimental_ok
 from lrtune.storage._clash import refusing_clashes
 from lrtune.storage._heartbeat import Heartbeat
@@ -78,12 +79,11 @@ def grpc_storage(
 ) -> optuna.storages.BaseStorage:
     """Optuna's gRPC client of ``lrtune storage-proxy``; ``heartbeat``: its trials beat
     through the proxy, which fails and retries a silent one (``_proxy_heartbeats``)."""
-    try:
-        from optuna.storages import GrpcStorageProxy
+    require("proxy", "A grpc:// storage")
+    from optuna.storages import GrpcStorageProxy
 
-        from lrtune.storage._proxy_heartbeats import GrpcHeartbeatStorage
-    except ImportError as error:  # grpcio is missing
-        raise StorageError(f"A grpc:// storage needs grpcio: {error}") from error
+    from lrtune.storage._proxy_heartbeats import GrpcHeartbeatStorage
+
     with experimental_ok():
         if heartbeat is None:
             proxy = GrpcStorageProxy(host=host, port=port)
