@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from lrtune._exceptions import StudyError
 from lrtune.optimizers import OPTIMIZERS
-from lrtune.report._study_data import completed_trials, study_objective
+from lrtune.report._study_data import check_has_trials, completed_trials, study_objective
 from lrtune.report._text import fmt, table
 from lrtune.schedules import Length, plan_code, plan_steps
 from lrtune.study import read_settings
@@ -56,10 +56,12 @@ def best_config(study: optuna.Study) -> BestConfig:
     """The best completed trial of ``study``.
 
     Raises:
+        lrtune.StudyError: ``study`` has no trial at all.
         lrtune.StudyError: ``study`` was not created by lrtune.
         ValueError: No trial has completed yet.
         lrtune.StudyError: The best trial records no configuration.
     """
+    check_has_trials(study)
     settings = read_settings(study)
     if not completed_trials(study):
         raise ValueError(

@@ -35,6 +35,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from lrtune._checks import is_int
+from lrtune._exceptions import StudyError
 from lrtune._optuna import experimental_ok
 from lrtune.study import ATTR, read_settings
 from lrtune.tasks import Direction
@@ -212,6 +213,19 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     rows = [_row(trial, epochs) for trial in trials]
     frame = pd.DataFrame(rows, columns=_columns(rows, epochs))
     return frame.astype({**_TYPES, **_flag_types(frame)})
+
+
+def check_has_trials(study: optuna.Study) -> None:
+    """Refuse a study that holds no trial at all (one whose creation failed, say): a
+    report of it would be empty figures.
+
+    Raises:
+        lrtune.StudyError: ``study`` has no trial.
+    """
+    if not study.get_trials(deepcopy=False):
+        raise StudyError(
+            f"Study {study.study_name!r} has no trials: nothing to show until one has run."
+        )
 
 
 def completed_trials(study: optuna.Study) -> list[FrozenTrial]:

@@ -34,6 +34,7 @@ from lrtune.report._study_data import (
     Timeline,
     TopTrial,
     axis_scale,
+    check_has_trials,
     history_scale,
     importances_caveat,
 )
@@ -267,7 +268,12 @@ REPORT_FILES = tuple(f"{name}.png" for name in STUDY_FIGURES)
 
 
 def write_report(study: optuna.Study, out_dir: str | Path, *, top: int = 5) -> list[Path]:
-    """Write ``REPORT_FILES`` of ``study`` into ``out_dir`` (created if missing)."""
+    """Write ``REPORT_FILES`` of ``study`` into ``out_dir`` (created if missing).
+
+    Raises:
+        lrtune.StudyError: ``study`` has no trial at all (nothing is written).
+    """
+    check_has_trials(study)
     report = StudyReport(study, top=top)
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,16 @@ import pytest
 from click.testing import CliRunner, Result
 from optuna.distributions import CategoricalDistribution
 
+from lrtune import StudyError
 from lrtune.cli import cli
-from lrtune.report import StudyReport, axis_scale, export_trials, top_trials
+from lrtune.report import (
+    StudyReport,
+    axis_scale,
+    best_config,
+    export_trials,
+    top_trials,
+    write_report,
+)
 from lrtune.report._study_plots import REPORT_FILES, STUDY_FIGURES
 
 PLAIN = "plain"
@@ -96,3 +104,34 @@ def test_a_param_of_mixed_types_is_exported_to_parquet_as_text(tmp_path: Path) -
     assert export_trials(study, path, "parquet") == 3
     column = pd.read_parquet(path)["params.k"]
     assert column[:2].tolist() == ["1", "a"] and column.isna()[2]
+
+
+@pytest.fixture
+def empty_url(tmp_path: Path) -> str:
+    """A plain Optuna study with no trial, as a failed creation used to leave one."""
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    optuna.create_study(storage=url, study_name="empty")
+    return url
+
+
+def test_best_of_a_study_without_trials_says_so_in_one_line(empty_url: str) -> None:
+    result = invoke("best", "empty", "--storage", empty_url)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "Error: Study 'empty' has no trials: nothing to show until one has run."
+    ]
+
+
+def test_report_of_a_study_without_trials_writes_nothing(empty_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = invoke("report", "empty", "--storage", empty_url, "--out", str(out))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "Error: Study 'empty' has no trials: nothing to show until one has run."
+    ]
+    assert not out.exists()
+    study = optuna.load_study(study_name="empty", storage=empty_url)
+    with pytest.raises(StudyError, match="has no trials"):
+        write_report(study, out)
+    with pytest.raises(StudyError, match="has no trials"):
+        best_config(study)
