@@ -691,6 +691,7 @@ class RealisticObjective:
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("device", DEVICE)
+        trial.set_user_attr("threads", 1)
         trial.set_user_attr("gpu", GPU)
         write_held(trial)
         losses: list[float] = []

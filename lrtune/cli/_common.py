@@ -101,6 +101,28 @@ storage_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
+MAX_THREADS = 1024
+
+
+def threads_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--threads``: torch's CPU threads in this process."""
+    return click.option(
+        "--threads",
+        type=click.IntRange(1, MAX_THREADS),
+        default=None,
+        help="torch's CPU threads in this process [default: torch's, one per core; with "
+        "--workers N, the cores shared out among the workers].",
+    )(command)
+
+
+def use_threads(threads: int | None) -> None:
+    """Give torch ``threads`` CPU threads in this process (``None``: leave torch's)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def heartbeat_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--heartbeat-interval`` and ``--grace-period``, for workers and the study."""
     command = click.option(

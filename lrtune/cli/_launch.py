@@ -69,6 +69,7 @@ class LocalWorkers:
     storage: str
     plans: list[WorkerPlan]
     heartbeat: Heartbeat
+    threads: int | None = None
     signal_received: str | None = None
     _processes: list[subprocess.Popen[str]] = field(default_factory=list)
     _echo_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -116,16 +117,23 @@ class LocalWorkers:
             str(self.heartbeat.interval),
             "--grace-period",
             str(self.heartbeat.grace),
+            *self._threads(plan),
         ]
+
+    def _threads(self, plan: WorkerPlan) -> list[str]:
+        """``--threads``: as given, else the cores shared out among CPU workers (each would
+        take every core otherwise, and all of them would wait on each other)."""
+        if self.threads is not None:
+            return ["--threads", str(self.threads)]
+        if plan.device.startswith("cuda"):
+            return []
+        return ["--threads", str(max(1, (os.cpu_count() or 1) // len(self.plans)))]
 
     def _environment(self, plan: WorkerPlan) -> dict[str, str]:
         # The URL goes by environment, not argument: a password stays out of `ps`.
         env = {**os.environ, "LRTUNE_STORAGE": self.storage, "PYTHONUNBUFFERED": "1"}
         if plan.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = plan.gpu
-        elif not plan.device.startswith("cuda") and "OMP_NUM_THREADS" not in os.environ:
-            # CPU workers share the machine's cores rather than each taking all of them.
-            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // len(self.plans)))
         return env
 
     def _relay(self, plan: WorkerPlan, process: subprocess.Popen[str]) -> None:

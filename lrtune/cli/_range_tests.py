@@ -18,6 +18,8 @@ from lrtune.cli._common import (
     json_option,
     read_studies,
     storage_option,
+    threads_option,
+    use_threads,
 )
 from lrtune.cli._paths import check_output_file, written
 
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="With --refine: the most it spends, in full trainings (range test included).",
 )
+@threads_option
 @handle_errors
 def find(
     task_spec: str,
@@ -74,6 +77,7 @@ def find(
     seed: int,
     refine: bool,
     budget: float,
+    threads: int | None,
     **sweep_options: Any,
 ) -> None:
     """Run a learning-rate range test on TASK and store it.
@@ -89,6 +93,7 @@ def find(
 
     sweep_options["rule"] = sweep_options["rule"] or DEFAULT_RULE
     _check_find_options(optimizers, sweep_options)
+    use_threads(threads)
     _check_plot_path(plot_path)
     if refine:
         _check_refine_options(budget)

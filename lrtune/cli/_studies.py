@@ -20,6 +20,8 @@ from lrtune.cli._common import (
     json_option,
     read_studies,
     storage_option,
+    threads_option,
+    use_threads,
 )
 from lrtune.cli._launch import LocalWorkers, WorkerPlan, parse_devices, plan_workers
 from lrtune.cli._paths import check_output_file, check_output_folder, written
@@ -55,6 +57,7 @@ study_name_argument = click.argument("study_name", metavar="STUDY")
 )
 @click.option("--devices", help="GPUs for the workers, one worker each unless --workers: 0,1")
 @click.option("--create-only", is_flag=True, help="Create the study; let workers run it.")
+@threads_option
 @heartbeat_options
 @handle_errors
 def study(
@@ -67,6 +70,7 @@ def study(
     workers: int | None,
     devices: str | None,
     create_only: bool,
+    threads: int | None,
     heartbeat_interval: int,
     grace_period: int,
 ) -> None:
@@ -81,6 +85,7 @@ def study(
     overrides = {"n_trials": n_trials, "study_name": study_name, "timeout": timeout}
     spec = _load_spec(spec_path, **overrides, device=device)
     heartbeat = Heartbeat(heartbeat_interval, grace_period)
+    use_threads(threads)
     plans = plan_workers(workers, parse_devices(devices), spec.options.device)
     local = bool(workers or devices) and not create_only
     if local:
@@ -95,7 +100,7 @@ def study(
         click.echo(f"  lrtune worker --study {result.study_name} --storage {database.url}")
         return
     if local:
-        _run_local_workers(result, database, plans, heartbeat)
+        _run_local_workers(result, database, plans, heartbeat, threads)
     _print_best(result)
 
 
@@ -174,10 +179,14 @@ def _check_several_workers(storage: str | None, count: int) -> None:
 
 
 def _run_local_workers(
-    study: optuna.Study, database: Database, plans: list[WorkerPlan], heartbeat: Heartbeat
+    study: optuna.Study,
+    database: Database,
+    plans: list[WorkerPlan],
+    heartbeat: Heartbeat,
+    threads: int | None,
 ) -> None:
     click.echo(f"Starting {len(plans)} workers on study {study.study_name!r}")
-    local = LocalWorkers(study.study_name, database.target, plans, heartbeat)
+    local = LocalWorkers(study.study_name, database.target, plans, heartbeat, threads)
     codes = local.run()
     if local.signal_received is not None:
         _interrupted(_count_finished(study, database), local.signal_received)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from lrtune.cli._common import handle_errors, heartbeat_options, storage_option
+from lrtune.cli._common import (
+    handle_errors,
+    heartbeat_options,
+    storage_option,
+    threads_option,
+    use_threads,
+)
 from lrtune.cli._studies import Progress, log_to_stderr, quiet_optuna
 
 
@@ -15,6 +21,7 @@ from lrtune.cli._studies import Progress, log_to_stderr, quiet_optuna
 @click.option("--device", help="auto, cpu, cuda, cuda:1, ... [default: the spec's, else auto]")
 @click.option("--task", "task_spec", help="Load the task from here instead of where it was.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
+@threads_option
 @heartbeat_options
 @handle_errors
 def worker(
@@ -24,6 +31,7 @@ def worker(
     device: str | None,
     task_spec: str | None,
     timeout: float | None,
+    threads: int | None,
     heartbeat_interval: int,
     grace_period: int,
 ) -> None:
@@ -36,6 +44,7 @@ def worker(
     from lrtune.study import run_worker
 
     name, device, task_spec = _from_spec(spec_path, study_name, device, task_spec)
+    use_threads(threads)
     heartbeat = Heartbeat(heartbeat_interval, grace_period)
     database = Database.open(storage, heartbeat=heartbeat)
     quiet_optuna()

@@ -1,9 +1,9 @@
 """The trial objective: sample a configuration, train it, report every epoch, prune.
 
 Each trial records, as user attributes, its configuration, seed, host, device (and
-physical GPU), per-epoch validation values and learning rates, and why it was pruned. A
-diverged run (NaN/inf or an exploding validation loss) is pruned at once with the reason
-recorded.
+physical GPU), torch's CPU threads, per-epoch validation values and learning rates, and
+why it was pruned. A diverged run (NaN/inf or an exploding validation loss) is pruned at
+once with the reason recorded.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class TrialObjective:
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("device", _device_name(self.device))
+        trial.set_user_attr("threads", torch.get_num_threads())
         gpu = gpu_label(self.device)
         if gpu is not None:
             trial.set_user_attr("gpu", gpu)

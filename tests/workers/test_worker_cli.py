@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from lrtune.cli import cli
-from lrtune.cli._launch import plan_workers
-from lrtune.storage import Storage
+from lrtune.cli._launch import LocalWorkers, plan_workers
+from lrtune.storage import Heartbeat, Storage
 from lrtune.storage._locks import single_sqlite_worker
 
 from .conftest import by_state, create_study, study_trials, write_slow_task
@@ -128,6 +128,25 @@ def test_bad_devices_are_refused(tmp_path: Path) -> None:
     assert "expected GPU indices such as 0,1" in result.output
 
 
+@pytest.mark.parametrize(
+    ("threads", "device", "expected"),
+    [
+        (None, "cpu", str(max(1, (os.cpu_count() or 1) // 4))),
+        (3, "cpu", "3"),
+        (None, "cuda:0", None),
+    ],
+    ids=["cores-shared", "given", "gpu-workers-keep-torchs"],
+)
+def test_local_workers_get_their_share_of_the_cores(
+    threads: int | None, device: str, expected: str | None
+) -> None:
+    plans = plan_workers(4, [], device)
+    local = LocalWorkers("s", "sqlite:///x.db", plans, Heartbeat(), threads)
+    command = local._command(plans[0])
+    given = command[command.index("--threads") + 1] if "--threads" in command else None
+    assert given == expected
+
+
 def test_workers_are_spread_over_the_devices_in_turn() -> None:
     assert [(p.device, p.gpu) for p in plan_workers(3, ["0", "1"], "auto")] == [
         ("cuda:0", "0"),
@@ -152,6 +171,9 @@ def test_study_with_local_workers_finishes_the_budget(tmp_path: Path, postgres_u
     trials = study_trials(postgres_url, "spec")
     assert by_state(trials) == {"COMPLETE": 6}
     assert sorted(t.number for t in trials) == list(range(6))
+    # The machine's cores shared out: two workers do not each take every core.
+    shared = max(1, (os.cpu_count() or 1) // 2)
+    assert {t.user_attrs["threads"] for t in trials} == {shared}
 
 
 @pytest.mark.postgres
