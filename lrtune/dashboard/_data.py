@@ -32,8 +32,7 @@ from lrtune.dashboard._optuna_study import OPTUNA_KIND, OptunaView
 from lrtune.dashboard._refine import RefineView, refine_view
 from lrtune.finder import FinderResult
 from lrtune.refine import STUDY_KIND
-from lrtune.report import STUDY_FIGURES, StudyReport
-from lrtune.report._study_data import configured_trials
+from lrtune.report import STUDY_FIGURES, StudyReport, configured_trials
 from lrtune.storage import Database, RangeTestSummary, study_errors
 from lrtune.study import ATTR, REFINE_RESULT_ATTRS, study_kind, study_summaries
 
