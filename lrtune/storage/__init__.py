@@ -14,6 +14,7 @@ from lrtune.storage._range_tests import RangeTestSummary
 from lrtune.storage._schema import SCHEMA_VERSION
 from lrtune.storage._storage import Storage
 from lrtune.storage._studies import load_study, study_errors, study_names
+from lrtune.storage._trial_sql import Census
 from lrtune.storage._url import DEFAULT_STORAGE, create_engine_for, resolve_url, storage_backend
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_STORAGE",
     "SCHEMA_VERSION",
     "BatchedStorage",
+    "Census",
     "Claiming",
     "Database",
     "Heartbeat",

@@ -85,7 +85,7 @@ class BatchedStorage(_CachedStorage):
         self.backend = backend
         self.engine = backend.engine
         self._held: dict[int, _Held] = {}
-        self._own: dict[int, FrozenTrial] = {}  # trials this process created and runs
+        self._own: dict[int, FrozenTrial] = {}  # trials this process claimed and runs
         self._own_study: dict[int, int] = {}
         self._guard = threading.RLock()
 
@@ -330,6 +330,16 @@ class BatchedStorage(_CachedStorage):
                 return sql.silent_foreign(connection, study_id, grace_s)
 
         return call_with_retries(read, "reading silent trials", self.backend.reconnect_s)
+
+    def claim(self, lock_key: int, work: Callable[[Claiming], T]) -> tuple[T, Claiming]:
+        """``work`` inside ``claiming``, the whole transaction run again while the database
+        is unreachable (a failed attempt was rolled back); its result and its steps."""
+
+        def attempt() -> tuple[T, Claiming]:
+            with self.claiming(lock_key) as claiming:
+                return work(claiming), claiming
+
+        return call_with_retries(attempt, "claiming a trial", self.backend.reconnect_s)
 
     @contextlib.contextmanager
     def claiming(self, lock_key: int) -> Iterator[Claiming]:

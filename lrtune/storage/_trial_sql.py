@@ -146,9 +146,12 @@ def write_params(
         for name, (value, distribution) in params.items()
     ]
     if rows:
-        connection.execute(
-            _statement(connection, "params", lambda _: insert(tables().params)), rows
+        # An upsert: a transaction run again after its commit's reply was lost writes alike.
+        table = tables().params
+        upsert = _statement(
+            connection, "params", lambda d: _upsert(d, table, ("trial_id", "param_name"))
         )
+        connection.execute(upsert, rows)
 
 
 def stored_distributions(

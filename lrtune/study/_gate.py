@@ -9,6 +9,7 @@ waits instead while the trials still running might fail and need retrying.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from lrtune._optuna import (
     study_id_of,
     trial_id_of,
 )
-from lrtune.storage import BatchedStorage, Claiming, Database, lock_key
+from lrtune.storage import BatchedStorage, Census, Claiming, Database, lock_key
 
 logger = logging.getLogger(__name__)
 
@@ -93,19 +94,19 @@ def _claim_in_one_transaction(study: optuna.Study, storage: BatchedStorage, budg
     study_id, key = study_id_of(study), lock_key(f"budget:{study.study_name}")
     grace = storage.grace_period()
     for look_for_stale in (True, False):
-        with storage.claiming(key) as claiming:
-            census = claiming.census(study_id)
-            stale = look_for_stale and census.may_have_stale(grace)
-            foreign = look_for_stale and census.has_silent_foreign(grace)
-            if not (stale or foreign):
-                claim = _take(claiming, Counter(census.counts), study_id, budget)
+        look = functools.partial(
+            _count_then_take, study_id, budget, grace if look_for_stale else None
+        )
+        (census, taken), claiming = storage.claim(key, look)
         _warn_of_foreign(study, census.unbeaten)
-        if not (stale or foreign):
+        if taken is not None:
             break
         # Outside the transaction, then count again.
         fail_stale_trials(study)  # Optuna's own path
-        if foreign and grace is not None:
+        if census.has_silent_foreign(grace) and grace is not None:
             _fail_silent_foreign(study, storage, grace)
+    assert taken is not None  # the second look takes, whatever it finds
+    claim = taken
     claiming.adopt_created()
     if claim.retry_of == _QUEUED:
         assert claim.trial_id is not None
@@ -156,6 +157,17 @@ def _fail_silent_foreign(study: optuna.Study, storage: BatchedStorage, grace: fl
 
 _QUEUED = -1
 """``Claim.retry_of`` of a trial taken from the queue, until its record is read."""
+
+
+def _count_then_take(
+    study_id: int, budget: int, grace: float | None, claiming: Claiming
+) -> tuple[Census, Claim | None]:
+    """Count the study's trials and take the next one; nothing if some trial is stale by
+    ``grace`` (``None``: take whatever the count says), to be failed first."""
+    census = claiming.census(study_id)
+    if census.may_have_stale(grace) or census.has_silent_foreign(grace):
+        return census, None
+    return census, _take(claiming, Counter(census.counts), study_id, budget)
 
 
 def _take(claiming: Claiming, counts: Counter[TrialState], study_id: int, budget: int) -> Claim:

@@ -13,12 +13,14 @@ import optuna
 import pytest
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy import event
+from sqlalchemy import event, exc
 
 from lrtune._optuna import backend_of, storage_of, study_id_of, trial_id_of
-from lrtune.storage import BatchedStorage, Database, Heartbeat, write_held
+from lrtune.storage import BatchedStorage, Claiming, Database, Heartbeat, write_held
+from lrtune.storage import _resilient as resilient
 from lrtune.storage import _trial_sql as trial_sql
 from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
+from lrtune.study._gate import claim_trial
 from lrtune.study._loop import run_trials
 
 EPOCHS = 10
@@ -275,3 +277,24 @@ def test_a_trial_left_running_by_a_plain_optuna_process_is_failed_and_retried(
     retry = next(t for t in trials if t.system_attrs.get("failed_trial") == left.number)
     assert retry.params == trials[left.number].params
     assert "never sent a heartbeat" in caplog.text
+
+
+def test_a_claim_cut_off_by_the_database_is_run_again(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim's transaction, rolled back when its connection dropped, runs again."""
+    study = new_study(database.studies, "cut")
+    counted: list[int] = []
+    census = Claiming.census
+
+    def dropped_once(self: Claiming, study_id: int) -> Any:
+        counted.append(study_id)
+        if len(counted) == 1:
+            raise exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return census(self, study_id)
+
+    monkeypatch.setattr(Claiming, "census", dropped_once)
+    monkeypatch.setattr(resilient.time, "sleep", lambda _: None)
+    claim = claim_trial(study, budget=1)
+    assert claim.trial_id is not None and len(counted) == 2
+    assert [t.state for t in study.get_trials()] == [TrialState.RUNNING]
