@@ -343,16 +343,8 @@ class StorageTimer:
     ) -> Callable[..., contextlib.AbstractContextManager[Any]]:
         @contextlib.contextmanager
         def timed(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            self._local.busy = True
-            started = time.perf_counter()
-            try:
-                with method(*args, **kwargs) as value:
-                    yield value
-            finally:
-                key = (name, caller())
-                self.seconds[key] += time.perf_counter() - started
-                self.calls[key] += 1
-                self._local.busy = False
+            with self._span(name), method(*args, **kwargs) as value:
+                yield value
 
         return timed
 
@@ -363,19 +355,26 @@ class StorageTimer:
 
     def _timed(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            if getattr(self._local, "busy", False):
+            with self._span(name):
                 return method(*args, **kwargs)
-            self._local.busy = True
-            started = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                key = (name, caller())
-                self.seconds[key] += time.perf_counter() - started
-                self.calls[key] += 1
-                self._local.busy = False
 
         return timed
+
+    @contextlib.contextmanager
+    def _span(self, name: str) -> Iterator[None]:
+        """Time the block as a call of ``name``, unless it runs inside another timed call."""
+        if getattr(self._local, "busy", False):
+            yield
+            return
+        self._local.busy = True
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            key = (name, caller())
+            self.seconds[key] += time.perf_counter() - started
+            self.calls[key] += 1
+            self._local.busy = False
 
     def reset(self) -> None:
         self.seconds.clear()

@@ -372,6 +372,7 @@ class Claiming:
     def __init__(self, storage: BatchedStorage, connection: Connection) -> None:
         self.storage = storage
         self.connection = connection
+        self._created: tuple[int, int, int, Any] | None = None
 
     def census(self, study_id: int) -> sql.Census:
         """Lock the study's row and count its trials (``_trial_sql.census``)."""
@@ -394,9 +395,8 @@ class Claiming:
 
     def adopt_created(self) -> None:
         """After the commit: the created trial is this process's to run."""
-        created = getattr(self, "_created", None)
-        if created is not None:
-            self.storage.adopt(*created)
+        if self._created is not None:
+            self.storage.adopt(*self._created)
 
 
 def write_held(trial: optuna.Trial) -> None:

@@ -106,13 +106,12 @@ def _claim_in_one_transaction(study: optuna.Study, storage: BatchedStorage, budg
         if census.has_silent_foreign(grace) and grace is not None:
             _fail_silent_foreign(study, storage, grace)
     assert taken is not None  # the second look takes, whatever it finds
-    claim = taken
     claiming.adopt_created()
-    if claim.retry_of == _QUEUED:
-        assert claim.trial_id is not None
-        queued = storage.get_trial(claim.trial_id)
-        return Claim(claim.trial_id, claim.finished, claim.running, _retried_number(queued))
-    return claim
+    if taken.retry_of == _QUEUED:
+        assert taken.trial_id is not None
+        queued = storage.get_trial(taken.trial_id)
+        return Claim(taken.trial_id, taken.finished, taken.running, _retried_number(queued))
+    return taken
 
 
 def _warn_of_foreign(study: optuna.Study, unbeaten: int) -> None:
