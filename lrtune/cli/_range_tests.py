@@ -392,7 +392,7 @@ def show(
 
 def _show_refine(name: str, storage: str | None, plot_path: str | None, as_json: bool) -> None:
     from lrtune.refine import STUDY_KIND, result_from_study
-    from lrtune.report import plot_refine, refine_dict, refine_summary, refine_table
+    from lrtune.report import refine_dict, refine_summary, refine_table
     from lrtune.storage import load_study
 
     study = load_study(name, read_studies(storage))
@@ -400,6 +400,8 @@ def _show_refine(name: str, storage: str | None, plot_path: str | None, as_json:
         raise BadInput(f"Study {name!r} is not a finished refine run (see `lrtune studies`).")
     result = result_from_study(study)
     if plot_path:
+        from lrtune.report import plot_refine  # matplotlib, only to draw
+
         written("--plot", plot_path, lambda: plot_refine(result).savefig(plot_path, dpi=120))
     if as_json:
         click.echo(json.dumps(refine_dict(result), indent=2))

@@ -1,7 +1,9 @@
 """Figures and exports: pure data in, matplotlib figures out.
 
-The range-test and refine figures load with the package; the study half (Optuna, SQLAlchemy,
-pandas frames of trials) loads on first use, so ``FinderResult.plot()`` pulls in neither.
+The text (tables, summaries) loads with the package; every figure (matplotlib) and the study
+half (Optuna, SQLAlchemy, pandas frames of trials) load on first use, so that a listing
+(``lrtune runs``, ``lrtune studies``) draws in neither, and ``FinderResult.plot()`` only the
+range-test figure.
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lrtune._lazy import lazy_attributes as _lazy_attributes
-from lrtune.report._range_test_plot import CurveInfo, curve_info, plot_range_tests
-from lrtune.report._refine_plot import RungPoints, plot_refine, rung_points
 from lrtune.report._refine_text import refine_dict, refine_summary, refine_table
 from lrtune.report._text import (
     fmt,
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
         plot_intermediate_values,
         plot_pareto_front,
     )
+    from lrtune.report._range_test_plot import CurveInfo, curve_info, plot_range_tests
+    from lrtune.report._refine_plot import RungPoints, plot_refine, rung_points
     from lrtune.report._study_data import (
         IMPORTANCE_METHODS,
         OPTIMIZER_PREFIX,
@@ -90,6 +92,8 @@ _LAZY = {
     "_best": ("BestConfig", "best_code", "best_config", "best_dict", "best_script", "best_table"),
     "_export": ("export_trials",),
     "_optuna_plots": ("ParetoPoints", "plot_intermediate_values", "plot_pareto_front"),
+    "_range_test_plot": ("CurveInfo", "curve_info", "plot_range_tests"),
+    "_refine_plot": ("RungPoints", "plot_refine", "rung_points"),
     "_study_data": (
         "OPTIMIZER_PREFIX",
         "PARAM_PREFIX",

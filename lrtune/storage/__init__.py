@@ -1,28 +1,39 @@
 """Where lrtune keeps its results: a SQLite file or a PostgreSQL database, via SQLAlchemy.
 
-The storage proxy's heartbeat relay (gRPC) loads on first use.
+Range tests (``Storage``) load with the package; studies (Optuna) and the storage proxy's
+heartbeat relay (gRPC) load on first use, so that ``lrtune runs`` imports no Optuna.
 """
 
 from typing import TYPE_CHECKING
 
 from lrtune._lazy import lazy_attributes as _lazy_attributes
-from lrtune.storage._batched import BatchedStorage, Claiming, write_held
-from lrtune.storage._database import Database, open_study_storage
 from lrtune.storage._heartbeat import Heartbeat
-from lrtune.storage._locks import lock_key
 from lrtune.storage._range_tests import RangeTestSummary
 from lrtune.storage._schema import SCHEMA_VERSION
 from lrtune.storage._storage import Storage
-from lrtune.storage._studies import load_study, study_errors, study_names
-from lrtune.storage._trial_sql import Census
 from lrtune.storage._url import DEFAULT_STORAGE, create_engine_for, resolve_url, storage_backend
 
 if TYPE_CHECKING:
+    from lrtune.storage._batched import BatchedStorage, Claiming, write_held
+    from lrtune.storage._database import Database, open_study_storage
+    from lrtune.storage._locks import lock_key
     from lrtune.storage._proxy_heartbeats import RelayedHeartbeats, StaleTrialSweeper
+    from lrtune.storage._studies import load_study, study_errors, study_names
+    from lrtune.storage._trial_sql import Census
 
 _LAZY = {
+    "BatchedStorage": "lrtune.storage._batched",
+    "Census": "lrtune.storage._trial_sql",
+    "Claiming": "lrtune.storage._batched",
+    "Database": "lrtune.storage._database",
     "RelayedHeartbeats": "lrtune.storage._proxy_heartbeats",
     "StaleTrialSweeper": "lrtune.storage._proxy_heartbeats",
+    "load_study": "lrtune.storage._studies",
+    "lock_key": "lrtune.storage._locks",
+    "open_study_storage": "lrtune.storage._database",
+    "study_errors": "lrtune.storage._studies",
+    "study_names": "lrtune.storage._studies",
+    "write_held": "lrtune.storage._batched",
 }
 
 __getattr__ = _lazy_attributes(__name__, _LAZY)

@@ -6,13 +6,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from lrtune.finder import HISTORY_COLUMNS, FinderResult, StopReason
 from lrtune.storage._models import RangeTestRow
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def point_rows(history: pd.DataFrame) -> list[dict[str, Any]]:
     missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
     if missing:
         raise ValueError(f"result.history lacks the columns {missing}; it has {list(history)}.")
-    values = history[list(HISTORY_COLUMNS)].to_numpy(dtype=np.float64).tolist()
+    values = history[list(HISTORY_COLUMNS)].to_numpy(dtype="float64").tolist()
     return [
         {"step": step, "lr": lr, "loss": loss, "smoothed_loss": smoothed}
         for step, (lr, loss, smoothed) in enumerate(values)
@@ -109,8 +109,10 @@ def _interval(row: RangeTestRow) -> tuple[float, float] | None:
 
 def history_frame(points: Sequence[Sequence[float | None]]) -> pd.DataFrame:
     """The history DataFrame; the NULLs SQLite made of NaN losses become NaN again."""
+    import pandas as pd  # here, not above: listing range tests reads no curve
+
     rows = [tuple(point) for point in points]
-    return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS), dtype=np.float64)
+    return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS), dtype="float64")
 
 
 def to_summary(row: RangeTestRow) -> RangeTestSummary:

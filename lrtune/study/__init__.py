@@ -3,29 +3,66 @@ range tests.
 
     study = lrtune.run_study("digits-mlp", n_trials=40, storage="sqlite:///lrtune.db")
     study.best_trial.user_attrs["config"]
+
+Everything loads on first use, so that listing studies (``lrtune studies``, the dashboard)
+imports Optuna but not torch, which defines and runs them.
 """
 
-from lrtune.study._bounds import LR_MARGIN, LRBounds, margin_pair, run_range_tests
-from lrtune.study._choices import PRUNERS, SAMPLERS
-from lrtune.study._gate import FINISHED, count_finished
-from lrtune.study._loop import StudyStopped, WorkerOutcome
-from lrtune.study._objective import OBJECTIVES, TrialObjective
-from lrtune.study._options import StudyOptions
-from lrtune.study._runner import run_study
-from lrtune.study._settings import ATTR, StudySettings, has_settings, read_settings
-from lrtune.study._signals import StopSignals
-from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpace
-from lrtune.study._spec import StudySpec, load_spec, parse_spec
-from lrtune.study._summary import (
-    REFINE_RESULT_ATTRS,
-    pareto_front,
-    refine_state,
-    study_kind,
-    study_state,
-    study_summaries,
-)
-from lrtune.study._warm_start import TEMPLATES, warm_start_params
-from lrtune.study._worker import run_worker
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lrtune._lazy import lazy_attributes as _lazy_attributes
+from lrtune.study._attrs import ATTR
+
+if TYPE_CHECKING:
+    from lrtune.study._bounds import LR_MARGIN, LRBounds, margin_pair, run_range_tests
+    from lrtune.study._choices import PRUNERS, SAMPLERS
+    from lrtune.study._gate import FINISHED, count_finished
+    from lrtune.study._loop import StudyStopped, WorkerOutcome
+    from lrtune.study._objective import OBJECTIVES, TrialObjective
+    from lrtune.study._options import StudyOptions
+    from lrtune.study._runner import run_study
+    from lrtune.study._settings import StudySettings, has_settings, read_settings
+    from lrtune.study._signals import StopSignals
+    from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpace
+    from lrtune.study._spec import StudySpec, load_spec, parse_spec
+    from lrtune.study._summary import (
+        REFINE_RESULT_ATTRS,
+        pareto_front,
+        refine_state,
+        study_kind,
+        study_state,
+        study_summaries,
+    )
+    from lrtune.study._warm_start import TEMPLATES, warm_start_params
+    from lrtune.study._worker import run_worker
+
+_LAZY = {
+    "_bounds": ("LR_MARGIN", "LRBounds", "margin_pair", "run_range_tests"),
+    "_choices": ("PRUNERS", "SAMPLERS"),
+    "_gate": ("FINISHED", "count_finished"),
+    "_loop": ("StudyStopped", "WorkerOutcome"),
+    "_objective": ("OBJECTIVES", "TrialObjective"),
+    "_options": ("StudyOptions",),
+    "_runner": ("run_study",),
+    "_settings": ("StudySettings", "has_settings", "read_settings"),
+    "_signals": ("StopSignals",),
+    "_space": ("DEFAULT_OPTIMIZERS", "DEFAULT_SCHEDULES", "SearchSpace"),
+    "_spec": ("StudySpec", "load_spec", "parse_spec"),
+    "_summary": (
+        "REFINE_RESULT_ATTRS",
+        "pareto_front",
+        "refine_state",
+        "study_kind",
+        "study_state",
+        "study_summaries",
+    ),
+    "_warm_start": ("TEMPLATES", "warm_start_params"),
+    "_worker": ("run_worker",),
+}
+_MODULE_OF = {name: f"{__name__}.{module}" for module, names in _LAZY.items() for name in names}
+__getattr__ = _lazy_attributes(__name__, _MODULE_OF)
 
 __all__ = [
     "ATTR",

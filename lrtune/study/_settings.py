@@ -10,14 +10,12 @@ from typing import Any
 import optuna
 
 from lrtune._exceptions import StudyError
+from lrtune.study._attrs import ATTR
 from lrtune.study._bounds import LRBounds, margin_pair
 from lrtune.study._objective import Objective
 from lrtune.study._options import StudyOptions
 from lrtune.study._space import SearchSpace
 from lrtune.tasks import Direction, Task
-
-ATTR = "lrtune"
-"""The study user attribute that holds the settings."""
 
 # What must match for a resume to continue the same study (the rest may change).
 _DEFINING = ("task", "epochs", "objective", "seed", "lr_margin")

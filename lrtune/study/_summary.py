@@ -8,7 +8,7 @@ import optuna
 from optuna.trial import TrialState
 
 from lrtune._optuna import study_id_of
-from lrtune.study._settings import ATTR
+from lrtune.study._attrs import ATTR
 
 
 def study_summaries(storage: optuna.storages.BaseStorage) -> list[dict[str, Any]]:
