@@ -34,7 +34,7 @@ from lrtune.finder import FinderResult
 from lrtune.refine import STUDY_KIND
 from lrtune.report import STUDY_FIGURES, StudyReport, configured_trials
 from lrtune.storage import Database, RangeTestSummary, study_errors
-from lrtune.study import ATTR, REFINE_RESULT_ATTRS, study_kind, study_summaries
+from lrtune.study import ATTR, REFINE_RESULT_ATTRS, study_kind, study_summaries, trials_state
 
 TOP_TRIALS = 5
 """How many of the best trials the top-trials figure shows, as ``lrtune report``'s default."""
@@ -72,16 +72,11 @@ class StudySnapshot(optuna.Study):
         return copy.deepcopy(trials) if deepcopy else list(trials)
 
 
-BETWEEN_TRIALS_S = 60.0
-"""How long after a trial ended a study with trials left to run, and none running, still
-reads ``"running"``: its workers are setting up the next trial (``between_trials``)."""
-
-
 def study_version(study: StudySnapshot) -> str:
     """A short digest that changes when a trial is added, changes state or reports an epoch,
-    and when ``between_trials`` changes."""
+    and when the study's state (``lrtune_state``) changes."""
     budget = study.user_attrs.get(ATTR, {}).get("n_trials")
-    return _digest((budget, _trial_marks(study), between_trials(study)))
+    return _digest((budget, _trial_marks(study), lrtune_state(study)))
 
 
 def figures_version(study: StudySnapshot) -> str:
@@ -98,20 +93,11 @@ def importances_version(study: StudySnapshot) -> str:
     return _digest([(t.number, t.value) for t in configured_trials(study)])
 
 
-def between_trials(study: StudySnapshot, now: datetime | None = None) -> bool:
-    """Whether ``study`` is between two of its trials: none runs, its budget is not met,
-    and one ended less than ``BETWEEN_TRIALS_S`` ago."""
-    trials = study.get_trials(deepcopy=False)
-    if any(t.state == TrialState.RUNNING for t in trials):
-        return False
+def lrtune_state(study: StudySnapshot, now: datetime | None = None) -> str:
+    """The state of a study lrtune made, as the overview and ``lrtune studies`` show it
+    (``trials_state``): ``"running"`` between two of its trials too."""
     budget = study.user_attrs.get(ATTR, {}).get("n_trials")
-    finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
-    if budget is not None and finished >= budget:
-        return False
-    ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
-    # Optuna stores its times naive, in the local time of the worker.
-    elapsed = ((now or datetime.now()) - max(ends)).total_seconds() if ends else None
-    return elapsed is not None and 0 <= elapsed < BETWEEN_TRIALS_S
+    return trials_state(study.get_trials(deepcopy=False), budget, now)
 
 
 def refine_version(study: StudySnapshot) -> str:
@@ -176,8 +162,8 @@ class StudyView:
     """``figures_version``: what the page's figures are drawn at."""
     importances_version: str = ""
     """``importances_version``: the state importances are drawn at."""
-    between_trials: bool = False
-    """``between_trials``: the study reads ``"running"`` though no trial runs now."""
+    state: str = "new"
+    """``lrtune_state``: ``"running"`` between two trials too."""
     answers: Figures = field(default_factory=Figures)
     """Answers other than figures made from this state (the trial table's JSON)."""
 
@@ -312,7 +298,7 @@ def _study_view(
         previous.drawn if same and isinstance(previous, StudyView) else Figures(),
         figures_version=drawn_at,
         importances_version=importances_version(snapshot),
-        between_trials=between_trials(snapshot),
+        state=lrtune_state(snapshot),
     )
 
 

@@ -29,7 +29,7 @@ from lrtune.report import (
     result_dict,
 )
 from lrtune.storage import RangeTestSummary
-from lrtune.study import has_settings, read_settings, study_state
+from lrtune.study import has_settings, read_settings
 
 
 def plain(value: Any) -> Any:
@@ -62,7 +62,6 @@ def study_json(view: StudyView, importances: Drawn | None) -> dict[str, Any]:
     settings = read_settings(study) if has_settings(study) else None
     budget = None if settings is None else settings.n_trials
     objective = view.report.objective
-    state = study_state([t.state for t in trials], finished, budget)
     return plain(
         {
             "id": view.id,
@@ -72,7 +71,7 @@ def study_json(view: StudyView, importances: Drawn | None) -> dict[str, Any]:
             "figure_versions": view.figure_versions(importances),
             "importances_version": view.importances_version,
             "task": None if settings is None else settings.task,
-            "state": "running" if view.between_trials and state == "stopped" else state,
+            "state": view.state,
             "objective": objective.name,
             "direction": objective.direction,
             "budget": budget,

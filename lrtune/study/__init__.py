@@ -28,12 +28,14 @@ if TYPE_CHECKING:
     from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpace
     from lrtune.study._spec import StudySpec, load_spec, parse_spec
     from lrtune.study._summary import (
+        BETWEEN_TRIALS_S,
         REFINE_RESULT_ATTRS,
         pareto_front,
         refine_state,
         study_kind,
         study_state,
         study_summaries,
+        trials_state,
     )
     from lrtune.study._warm_start import TEMPLATES, warm_start_params
     from lrtune.study._worker import run_worker
@@ -51,12 +53,14 @@ _LAZY = {
     "_space": ("DEFAULT_OPTIMIZERS", "DEFAULT_SCHEDULES", "SearchSpace"),
     "_spec": ("StudySpec", "load_spec", "parse_spec"),
     "_summary": (
+        "BETWEEN_TRIALS_S",
         "REFINE_RESULT_ATTRS",
         "pareto_front",
         "refine_state",
         "study_kind",
         "study_state",
         "study_summaries",
+        "trials_state",
     ),
     "_warm_start": ("TEMPLATES", "warm_start_params"),
     "_worker": ("run_worker",),
@@ -66,6 +70,7 @@ __getattr__ = _lazy_attributes(__name__, _MODULE_OF)
 
 __all__ = [
     "ATTR",
+    "BETWEEN_TRIALS_S",
     "DEFAULT_OPTIMIZERS",
     "DEFAULT_SCHEDULES",
     "FINISHED",
@@ -98,5 +103,6 @@ __all__ = [
     "study_kind",
     "study_state",
     "study_summaries",
+    "trials_state",
     "warm_start_params",
 ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from lrtune._optuna import study_id_of
 from lrtune.study._attrs import ATTR
@@ -44,7 +46,7 @@ def _summary(storage: optuna.storages.BaseStorage, frozen: Any) -> dict[str, Any
     state = (
         refine_state(frozen.user_attrs, states)
         if kind == "refine"
-        else study_state(states, finished, budget)
+        else trials_state(trials, budget)
     )
     directions = [d.name.lower() for d in frozen.directions]
     complete = [t.values for t in trials if t.state == TrialState.COMPLETE and t.values]
@@ -90,14 +92,49 @@ def pareto_front(values: list[list[float]], directions: list[str]) -> list[int]:
     return [i for i in range(len(points)) if not dominated(i)]
 
 
-def study_state(states: list[TrialState], finished: int, budget: int | None) -> str:
-    """``"running"`` (a trial runs now), ``"finished"`` (its budget is met), ``"stopped"``
-    (trials left to run, none running) or ``"new"`` (no trial yet)."""
+BETWEEN_TRIALS_S = 60.0
+"""How long after its last trial ended a study with trials left to run, and none running,
+still reads ``"running"``: its workers are setting up the next trial (20 s or so for the
+examples). A worker shows it is alive only while a trial runs (its heartbeats); between
+trials the last trial's end stands in for them, for a little longer than a worker's default
+heartbeat grace period (40 s), after which a silent worker counts as gone."""
+
+
+def study_state(
+    states: list[TrialState],
+    finished: int,
+    budget: int | None,
+    *,
+    since_last_end: float | None = None,
+) -> str:
+    """``"running"`` (a trial runs now, or the budget is not met and a trial ended less
+    than ``BETWEEN_TRIALS_S`` ago: ``since_last_end`` seconds), ``"finished"`` (its budget
+    is met), ``"stopped"`` (trials left to run, none running) or ``"new"`` (no trial yet)."""
     if TrialState.RUNNING in states:
         return "running"
     if budget is not None and finished >= budget:
         return "finished"
+    if budget is not None and _just_ended(since_last_end):
+        return "running"  # between two trials
     return "stopped" if states else "new"
+
+
+def _just_ended(since_last_end: float | None) -> bool:
+    # A negative time is a clock ahead of this one: no sign of a live worker.
+    return since_last_end is not None and 0 <= since_last_end < BETWEEN_TRIALS_S
+
+
+def trials_state(
+    trials: Sequence[FrozenTrial], budget: int | None, now: datetime | None = None
+) -> str:
+    """``study_state`` of a study with ``trials`` and a trial ``budget`` (``None``: none
+    known), at ``now`` (default: now)."""
+    states = [t.state for t in trials]
+    finished = sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states)
+    ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
+    # Optuna stores its times in UTC and reads them back as naive local time, as now() is.
+    since = ((now or datetime.now()) - max(ends)).total_seconds() if ends else None
+    return study_state(states, finished, budget, since_last_end=since)
 
 
 def refine_state(user_attrs: dict[str, Any], states: list[TrialState]) -> str:

@@ -15,10 +15,9 @@ from starlette.testclient import TestClient
 
 from lrtune.dashboard import DashboardData, create_app
 from lrtune.dashboard._data import (
-    BETWEEN_TRIALS_S,
     StudySnapshot,
-    between_trials,
     figures_version,
+    lrtune_state,
     study_version,
 )
 from lrtune.dashboard._figures import refine_figure, study_figure
@@ -29,7 +28,7 @@ from lrtune.report._refine_text import refine_dict
 from lrtune.report._study_plots import REPORT_FILES, STUDY_FIGURES
 from lrtune.report._text import fmt, interval_text
 from lrtune.storage import load_study, open_study_storage
-from lrtune.study import ATTR
+from lrtune.study import ATTR, BETWEEN_TRIALS_S
 from tests.dashboard.conftest import (
     REFINE_CANDIDATES,
     REFINED,
@@ -445,14 +444,14 @@ def test_a_study_between_its_trials_reads_running_for_a_while() -> None:
     study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
     ended = study.trials[0].datetime_complete
     assert ended is not None
-    assert between_trials(_snapshot(study))  # just ended: the next one is being set up
+    assert lrtune_state(_snapshot(study)) == "running"  # the next one is being set up
     later = ended + timedelta(seconds=BETWEEN_TRIALS_S + 1)
-    assert not between_trials(_snapshot(study), now=later)  # stopped
+    assert lrtune_state(_snapshot(study), now=later) == "stopped"
     running = study.ask()
-    assert not between_trials(_snapshot(study))  # a trial runs: running anyway
+    assert lrtune_state(_snapshot(study), now=later) == "running"  # a trial runs
     study.tell(running, 0.5)
     study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
-    assert not between_trials(_snapshot(study))  # its budget is met: finished
+    assert lrtune_state(_snapshot(study)) == "finished"  # its budget is met
 
 
 def test_a_reported_epoch_moves_the_version_but_not_the_figures() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import optuna
 import pytest
 
-from lrtune.study import study_summaries
+from lrtune.study import BETWEEN_TRIALS_S, study_summaries, trials_state
 from lrtune.study._summary import pareto_front
 
 
@@ -43,3 +45,18 @@ def test_the_pareto_front_takes_each_objective_in_its_direction() -> None:
     assert pareto_front(values, ["minimize", "minimize"]) == [0, 2, 3]
     assert pareto_front(values, ["maximize", "maximize"]) == [1, 2]
     assert pareto_front([[1.0, 1.0], [1.0, 1.0]], ["minimize", "minimize"]) == [0, 1]
+
+
+def test_a_study_with_trials_left_reads_running_only_just_after_a_trial_ended() -> None:
+    study = optuna.create_study()
+    study.add_trial(optuna.trial.create_trial(value=1.0))
+    trials = study.get_trials()
+    ended = trials[0].datetime_complete
+    assert ended is not None
+    just_after, long_after = (ended + timedelta(seconds=s) for s in (1, BETWEEN_TRIALS_S + 1))
+    assert trials_state(trials, 3, just_after) == "running"  # setting up the next trial
+    assert trials_state(trials, 3, long_after) == "stopped"  # no worker left
+    assert trials_state(trials, 3, ended - timedelta(seconds=5)) == "stopped"  # a clock ahead
+    assert trials_state(trials, None, just_after) == "stopped"  # no budget: nothing left known
+    assert trials_state(trials, 1, just_after) == "finished"
+    assert trials_state([], 3, just_after) == "new"
