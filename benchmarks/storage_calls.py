@@ -5,11 +5,15 @@ A 10-epoch trial on lrtune's storage makes 13 commits and 16 reads
 database, the pieces they are made of, so that the realistic trial's storage time can be
 read against what this machine's server takes at the least:
 
-- ``SELECT 1`` in a transaction (a pooled connection's checkout, its ping, the commit);
+- ``SELECT 1`` in a transaction (a pooled connection's checkout and the commit), and the
+  same with SQLAlchemy's ``pool_pre_ping`` (a ping at every checkout, as before; lrtune
+  now pings only a connection idle over ``PING_AFTER_IDLE_S``);
 - one row inserted and committed (the same, plus a write the server flushes to disk);
 - ``set_trial_intermediate_value`` through ``BatchedStorage`` (a report: one statement);
 - the same statement built anew on every call, as it was before issue 14;
-- ``completed_at_step`` (the median pruner's read, over ``--completed`` completed trials).
+- ``completed_at_step`` (the median pruner's read, over ``--completed`` completed trials);
+- a report and the pruner's read after it, as two round trips (before) and as one (the
+  report reads for the pruner, ``BatchedStorage.prefetch_completed``).
 
 Usage::
 
@@ -77,8 +81,14 @@ def measure(url: str, calls: int, completed: int) -> dict[str, float]:
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE floor (i int)"))
 
+    pinged = sqlalchemy.create_engine(engine.url, pool_pre_ping=True)
+
     def select_one(_: int) -> None:
         with engine.begin() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def select_one_pinged(_: int) -> None:
+        with pinged.begin() as connection:
             connection.execute(text("SELECT 1"))
 
     def insert_one(i: int) -> None:
@@ -96,13 +106,27 @@ def measure(url: str, calls: int, completed: int) -> dict[str, float]:
     def pruner_read(_: int) -> None:
         storage.completed_at_step(study._study_id, 5)
 
-    return {
+    def report_then_read(_: int) -> None:
+        storage.set_trial_intermediate_value(trial_id, 5, 0.5)
+        storage.completed_at_step(study._study_id, 5)
+
+    def report_reading(_: int) -> None:
+        storage.prefetch_completed(study._study_id, 5)
+        report_then_read(_)
+        storage.prefetch_completed(study._study_id, 1_000_000)
+
+    figures = {
         "select 1 in a transaction": per_call_ms(select_one, calls),
+        "select 1 in a transaction, pinged at checkout": per_call_ms(select_one_pinged, calls),
         "insert one row and commit": per_call_ms(insert_one, calls),
         "report (BatchedStorage)": per_call_ms(report, calls),
         "report, statement built anew": per_call_ms(report_built_anew, calls),
         f"pruner read over {completed} completed trials": per_call_ms(pruner_read, calls),
+        "report, then the pruner's read: two round trips": per_call_ms(report_then_read, calls),
+        "report that reads for the pruner: one round trip": per_call_ms(report_reading, calls),
     }
+    pinged.dispose()
+    return figures
 
 
 def _reporting(trial: optuna.Trial) -> float:

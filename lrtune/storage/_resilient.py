@@ -1,7 +1,8 @@
 """Surviving a database that restarts or drops connections: retries with backoff.
 
-``pool_pre_ping`` replaces a connection that died while idle in the pool. A connection that
-dies in the middle of a query, or a server that is down for a few seconds, still fails that
+A connection that died while idle in the pool is replaced when it is next taken (it is
+pinged after an idle spell, ``_url.configure_engine``). A connection that dies in the middle
+of a query, or just before it, or a server that is down for a few seconds, still fails that
 query; ``ResilientRDBStorage`` retries each storage call on such errors, with exponential
 backoff, until ``RECONNECT_TIMEOUT_S`` has passed.
 """

@@ -202,31 +202,65 @@ def write_intermediate(
 ) -> bool:
     """Insert or replace a reported value; ``checked``: the caller already knows the trial
     runs. Otherwise the value is written only if it does: whether it was."""
+    row = _intermediate_row(trial_id, step, value)
+    if checked:
+        keys = ("trial_id", "step")
+        table = tables().intermediate
+        upsert = _statement(connection, "intermediate", lambda d: _upsert(d, table, keys))
+        connection.execute(upsert, [row])
+        return True
+    statement = _statement(connection, "intermediate_if_running", _intermediate_if_running)
+    return connection.execute(statement, row).first() is not None
+
+
+def _intermediate_row(trial_id: int, step: int, value: float) -> dict[str, Any]:
     model = tables().models.TrialIntermediateValueModel
     stored, kind = model.intermediate_value_to_stored_repr(value)
-    row = {
+    return {
         "trial_id": trial_id,
         "step": step,
         "intermediate_value": stored,
         "intermediate_value_type": kind,
     }
+
+
+def _intermediate_if_running(dialect: Any) -> Any:
+    """The upsert of a reported value that writes only if the trial runs, returning a row
+    if it wrote."""
     table = tables().intermediate
-    keys = ("trial_id", "step")
-    if checked:
-        upsert = _statement(connection, "intermediate", lambda d: _upsert(d, table, keys))
-        connection.execute(upsert, [row])
-        return True
+    columns = [table.c[name] for name in _intermediate_row(0, 0, 0.0)]
+    # Typed, so that PostgreSQL takes the enum from a SELECT as it would from VALUES.
+    typed = [cast(bindparam(c.name, type_=c.type), c.type) for c in columns]
+    source = select(*typed).where(_is_running())
+    upsert = _upsert(dialect, table, ("trial_id", "step"))
+    return upsert.from_select([c.name for c in columns], source).returning(table.c.step)
 
-    def build(dialect: Any) -> Any:
-        columns = [table.c[name] for name in row]
-        # Typed, so that PostgreSQL takes the enum from a SELECT as it would from VALUES.
-        typed = [cast(bindparam(c.name, type_=c.type), c.type) for c in columns]
-        source = select(*typed).where(_is_running())
-        upsert = _upsert(dialect, table, keys)
-        return upsert.from_select([c.name for c in columns], source).returning(table.c.step)
 
-    statement = _statement(connection, "intermediate_if_running", build)
-    return connection.execute(statement, row).first() is not None
+def report_and_read_completed(
+    connection: Connection, study_id: int, trial_id: int, step: int, value: float
+) -> tuple[bool, tuple[int, list[float]]]:
+    """``write_intermediate`` (written only if the trial runs: whether it was) and
+    ``completed_at_step`` at the same step, in one round trip on PostgreSQL (the write is a
+    data-modifying ``WITH``; its rows are told apart from the completed trials' by a first
+    column of 0) and two statements elsewhere."""
+    if connection.dialect.name != "postgresql":
+        written = write_intermediate(connection, trial_id, step, value, checked=False)
+        return written, completed_at_step(connection, study_id, step)
+    statement = _statement(connection, "report_and_read_completed", _build_report_and_read)
+    parameters = _intermediate_row(trial_id, step, value) | {"study": study_id}
+    rows = connection.execute(statement, parameters).all()
+    written = any(row[0] == 0 for row in rows)
+    return written, _completed_values([row[1:] for row in rows if row[0] == 1])
+
+
+def _build_report_and_read(dialect: Any) -> Any:
+    v = tables().intermediate
+    written = _intermediate_if_running(dialect).cte("written")
+    nothing = [
+        cast(literal(None), c.type) for c in (v.c.intermediate_value, v.c.intermediate_value_type)
+    ]
+    marker = select(literal(0), *nothing).select_from(written)
+    return union_all(marker, _completed_query(literal(1)))
 
 
 def finish(
@@ -441,18 +475,24 @@ def _naive(stamp: Any) -> Any:
 def completed_at_step(connection: Connection, study_id: int, step: int) -> tuple[int, list[float]]:
     """How many trials of the study are complete, and the values they reported at ``step``
     (what a median or percentile pruner compares with), in one statement."""
-
-    def build(_: Any) -> Any:
-        t, v = tables().trials, tables().intermediate
-        reported = and_(v.c.trial_id == t.c.trial_id, v.c.step == bindparam("step"))
-        return (
-            select(v.c.intermediate_value, v.c.intermediate_value_type)
-            .select_from(t.outerjoin(v, reported))
-            .where(t.c.study_id == bindparam("study"), t.c.state == TrialState.COMPLETE)
-        )
-
-    query = _statement(connection, "completed_at_step", build)
+    query = _statement(connection, "completed_at_step", lambda _: _completed_query())
     rows = connection.execute(query, {"study": study_id, "step": step}).all()
+    return _completed_values(rows)
+
+
+def _completed_query(*leading: Any) -> Any:
+    """Each completed trial of study ``:study`` with what it reported at ``:step`` (value and
+    kind; NULL if it reported nothing there), after the columns ``leading``."""
+    t, v = tables().trials, tables().intermediate
+    reported = and_(v.c.trial_id == t.c.trial_id, v.c.step == bindparam("step"))
+    return (
+        select(*leading, v.c.intermediate_value, v.c.intermediate_value_type)
+        .select_from(t.outerjoin(v, reported))
+        .where(t.c.study_id == bindparam("study"), t.c.state == TrialState.COMPLETE)
+    )
+
+
+def _completed_values(rows: Sequence[Any]) -> tuple[int, list[float]]:
     model = tables().models.TrialIntermediateValueModel
     values = [
         model.stored_repr_to_intermediate_value(value, kind)

@@ -69,10 +69,14 @@ class WarmupFirstMedianPruner(MedianPruner):
         self.warmup_steps = n_warmup_steps
 
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        storage = storage_of(study)
+        prefetch = getattr(storage, "prefetch_completed", None)
+        if prefetch is not None:  # later reports read what this reads, in their round trip
+            prefetch(study_id_of(study), self.warmup_steps)
         step = trial.last_step
         if step is None or step < self.warmup_steps:
             return False
-        read = getattr(storage_of(study), "completed_at_step", None)
+        read = getattr(storage, "completed_at_step", None)
         if read is None:
             return super().prune(study, trial)
         completed, values = read(study_id_of(study), step)

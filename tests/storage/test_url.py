@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from lrtune._exceptions import StorageError
-from lrtune.storage import DEFAULT_STORAGE, Storage, create_engine_for, resolve_url
+from lrtune.storage import DEFAULT_STORAGE, Storage, _url, create_engine_for, resolve_url
 
 
 def open_error(url: str) -> str:
@@ -105,7 +105,29 @@ def test_sqlite_in_memory_is_refused(url: str) -> None:
 def test_postgres_urls_use_psycopg_3(postgres_url: str, scheme: str) -> None:
     engine = create_engine_for(postgres_url.replace("postgresql+psycopg", scheme, 1))
     assert engine.url.drivername == "postgresql+psycopg"
-    assert engine.pool._pre_ping
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_killed_while_idle_is_replaced_and_one_in_use_is_not_pinged(
+    postgres_url: str, postgres_admin_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_url, "PING_AFTER_IDLE_S", 0.5)
+    engine = create_engine_for(postgres_url)
+    pings: list[int] = []
+    ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(1) or ping(c))
+
+    def backend_pid() -> int:
+        with engine.connect() as connection:
+            return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+    first = backend_pid()
+    assert [backend_pid() for _ in range(5)] == [first] * 5 and pings == []  # in steady use
+    with postgres_admin_engine.connect() as admin:
+        admin.exec_driver_sql(f"SELECT pg_terminate_backend({first})")
+    time.sleep(0.6)
+    assert backend_pid() != first and pings == [1]  # pinged after idling, found dead, replaced
     engine.dispose()
 
 
