@@ -11,6 +11,8 @@ import pytest
 import sqlalchemy
 from sqlalchemy.engine import Engine
 
+from tests.postgres_turns import postgres_turn
+
 # --- the slow part of the suite ---------------------------------------------------------------
 # Tests that start lrtune, workers, proxies or a browser as processes take most of the suite's
 # time; `pytest -m "not slow"` runs the rest in a fraction of it.
@@ -45,6 +47,17 @@ POSTGRES_ADMIN_URLS = (
         "postgresql+psycopg://postgres@127.0.0.1:5432/test",
     ]
 )
+
+
+@pytest.fixture(autouse=True)
+def _postgres_turn(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A PostgreSQL test shares the server with the others running beside it (pytest-xdist);
+    one marked ``restarts_postgres`` waits to hold it alone (``tests/postgres_turns.py``)."""
+    if request.node.get_closest_marker("postgres") is None:
+        yield
+        return
+    with postgres_turn(alone=request.node.get_closest_marker("restarts_postgres") is not None):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ import sqlalchemy
 from sqlalchemy.engine import Engine
 
 from tests.hostile.harness import Db, assert_refused, run_lrtune
+from tests.postgres_turns import postgres_turn
 
 
 def _fill(url: str) -> None:
@@ -66,14 +67,16 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def _postgres_db(postgres_admin_engine: Engine) -> Iterator[str]:
     name = f"lrtune_hostile_{uuid.uuid4().hex[:8]}"
-    with postgres_admin_engine.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     url = postgres_admin_engine.url.set(database=name).render_as_string(hide_password=False)
-    try:
+    # Made and dropped outside the tests' own turns on the server (tests/postgres_turns.py).
+    with postgres_turn():
+        with postgres_admin_engine.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
         _fill(url)
+    try:
         yield url
     finally:
-        with postgres_admin_engine.connect() as connection:
+        with postgres_turn(), postgres_admin_engine.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -120,6 +120,7 @@ def test_a_stopped_worker_requeues_its_trial_through_the_proxy(
     assert "no heartbeat" not in proxy.output()
 
 
+@pytest.mark.restarts_postgres
 def test_workers_through_the_proxy_survive_a_postgresql_restart(
     proxy: Proxy, postgres_url: str, tmp_path: Path, workers_factory: WorkersFactory
 ) -> None:
