@@ -256,12 +256,15 @@ class BatchedStorage(_CachedStorage):
             if held:
                 self._check_running(connection, trial_id)
                 self._write_held(connection, trial_id, held)
+            # Committed lazily unless it carries what the trial held (``_commit_lazily``).
+            durable = bool(held)
             if not prefetch:
                 return sql.write_intermediate(
-                    connection, trial_id, step, intermediate_value, checked=bool(held)
-                )
+                    connection, trial_id, step, intermediate_value, checked=durable,
+                    wait_for_disk=durable,
+                )  # fmt: skip
             written, completed = sql.report_and_read_completed(
-                connection, study_id, trial_id, step, intermediate_value
+                connection, study_id, trial_id, step, intermediate_value, wait_for_disk=durable
             )
             with self._guard:
                 self._prefetched[study_id, step] = completed

@@ -198,10 +198,18 @@ def write_attrs(
 
 
 def write_intermediate(
-    connection: Connection, trial_id: int, step: int, value: float, *, checked: bool
+    connection: Connection,
+    trial_id: int,
+    step: int,
+    value: float,
+    *,
+    checked: bool,
+    wait_for_disk: bool = True,
 ) -> bool:
     """Insert or replace a reported value; ``checked``: the caller already knows the trial
-    runs. Otherwise the value is written only if it does: whether it was."""
+    runs. Otherwise the value is written only if it does: whether it was. Without
+    ``wait_for_disk`` an unchecked write lets its transaction commit lazily
+    (``_commit_lazily``)."""
     row = _intermediate_row(trial_id, step, value)
     if checked:
         keys = ("trial_id", "step")
@@ -209,7 +217,8 @@ def write_intermediate(
         upsert = _statement(connection, "intermediate", lambda d: _upsert(d, table, keys))
         connection.execute(upsert, [row])
         return True
-    statement = _statement(connection, "intermediate_if_running", _intermediate_if_running)
+    name = f"intermediate_if_running_{wait_for_disk}"
+    statement = _statement(connection, name, _intermediate_if_running(wait_for_disk))
     return connection.execute(statement, row).first() is not None
 
 
@@ -224,20 +233,46 @@ def _intermediate_row(trial_id: int, step: int, value: float) -> dict[str, Any]:
     }
 
 
-def _intermediate_if_running(dialect: Any) -> Any:
-    """The upsert of a reported value that writes only if the trial runs, returning a row
-    if it wrote."""
-    table = tables().intermediate
-    columns = [table.c[name] for name in _intermediate_row(0, 0, 0.0)]
-    # Typed, so that PostgreSQL takes the enum from a SELECT as it would from VALUES.
-    typed = [cast(bindparam(c.name, type_=c.type), c.type) for c in columns]
-    source = select(*typed).where(_is_running())
-    upsert = _upsert(dialect, table, ("trial_id", "step"))
-    return upsert.from_select([c.name for c in columns], source).returning(table.c.step)
+def _intermediate_if_running(wait_for_disk: bool) -> Callable[[Any], Any]:
+    """A builder of the upsert of a reported value that writes only if the trial runs,
+    returning a row if it wrote; without ``wait_for_disk``, committed lazily."""
+
+    def build(dialect: Any) -> Any:
+        table = tables().intermediate
+        columns = [table.c[name] for name in _intermediate_row(0, 0, 0.0)]
+        # Typed, so that PostgreSQL takes the enum from a SELECT as it would from VALUES.
+        typed = [cast(bindparam(c.name, type_=c.type), c.type) for c in columns]
+        source = select(*typed).where(_is_running())
+        if not wait_for_disk and dialect is postgresql:
+            source = source.where(_commit_lazily())
+        upsert = _upsert(dialect, table, ("trial_id", "step"))
+        return upsert.from_select([c.name for c in columns], source).returning(table.c.step)
+
+    return build
+
+
+def _commit_lazily() -> Any:
+    """A true condition that makes PostgreSQL commit the statement's transaction without
+    waiting for its log to reach the disk (``synchronous_commit`` off for this transaction).
+
+    For reported values only: a server crash (not a restart, which flushes) can lose the
+    last few hundred milliseconds of them (at most three ``wal_writer_delay``), never
+    anything else, and never out of order: the log is written in order, so the trial's end,
+    committed durably, makes every value it reported before durable too. Waiting for the
+    disk at each of a trial's ten reports costs from 0.1 ms to several ms a report, by the
+    disk and its load (``benchmarks/storage_calls.py``).
+    """
+    return func.set_config("synchronous_commit", "off", True).is_not(None)
 
 
 def report_and_read_completed(
-    connection: Connection, study_id: int, trial_id: int, step: int, value: float
+    connection: Connection,
+    study_id: int,
+    trial_id: int,
+    step: int,
+    value: float,
+    *,
+    wait_for_disk: bool = True,
 ) -> tuple[bool, tuple[int, list[float]]]:
     """``write_intermediate`` (written only if the trial runs: whether it was) and
     ``completed_at_step`` at the same step, in one round trip on PostgreSQL (the write is a
@@ -246,16 +281,21 @@ def report_and_read_completed(
     if connection.dialect.name != "postgresql":
         written = write_intermediate(connection, trial_id, step, value, checked=False)
         return written, completed_at_step(connection, study_id, step)
-    statement = _statement(connection, "report_and_read_completed", _build_report_and_read)
+    name = f"report_and_read_completed_{wait_for_disk}"
+    statement = _statement(connection, name, _report_and_read(wait_for_disk))
     parameters = _intermediate_row(trial_id, step, value) | {"study": study_id}
     rows = connection.execute(statement, parameters).all()
     written = any(row[0] == 0 for row in rows)
     return written, _completed_values([row[1:] for row in rows if row[0] == 1])
 
 
-def _build_report_and_read(dialect: Any) -> Any:
+def _report_and_read(wait_for_disk: bool) -> Callable[[Any], Any]:
+    return lambda dialect: _build_report_and_read(dialect, wait_for_disk)
+
+
+def _build_report_and_read(dialect: Any, wait_for_disk: bool) -> Any:
     v = tables().intermediate
-    written = _intermediate_if_running(dialect).cte("written")
+    written = _intermediate_if_running(wait_for_disk)(dialect).cte("written")
     nothing = [
         cast(literal(None), c.type) for c in (v.c.intermediate_value, v.c.intermediate_value_type)
     ]

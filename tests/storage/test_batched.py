@@ -222,6 +222,39 @@ def test_a_report_reads_what_the_pruner_asks_next_and_still_refuses_a_failed_tri
     )
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_a_report_commits_lazily_and_only_its_own_transaction(
+    postgres_url: str, prefetch: bool
+) -> None:
+    with Database.open(postgres_url) as database:
+        study = new_study(database.studies, "lazy")
+        trial = claimed_trial(database, study)
+        engine = database.engine
+        assert engine is not None
+
+        def setting_after_report(step: int, wait_for_disk: bool) -> str:
+            with engine.begin() as connection:
+                if prefetch:
+                    trial_sql.report_and_read_completed(
+                        connection, study_id_of(study), trial_id_of(trial), step, 0.5,
+                        wait_for_disk=wait_for_disk,
+                    )  # fmt: skip
+                else:
+                    assert trial_sql.write_intermediate(
+                        connection, trial_id_of(trial), step, 0.5, checked=False,
+                        wait_for_disk=wait_for_disk,
+                    )  # fmt: skip
+                return str(connection.exec_driver_sql("SHOW synchronous_commit").scalar())
+
+        assert setting_after_report(0, wait_for_disk=False) == "off"
+        assert setting_after_report(1, wait_for_disk=True) == "on"
+        with engine.connect() as connection:  # the next transaction waits for the disk again
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        stored = optuna.load_study(study_name="lazy", storage=postgres_url).trials[0]
+        assert stored.intermediate_values == {0: 0.5, 1: 0.5}
+
+
 def report_at_3(trial: optuna.Trial, value: float) -> float:
     if value != 2.0:
         trial.report(value, 3)
