@@ -26,6 +26,7 @@ from lrtune.storage._read_only import read_only_studies
 from lrtune.storage._resilient import call_with_retries
 from lrtune.storage._storage import Storage
 from lrtune.storage._studies import grpc_storage, open_rdb_storage
+from lrtune.storage._study_marks import StudyMarks, study_marks
 from lrtune.storage._url import (
     checked_url,
     create_engine_for,
@@ -168,6 +169,14 @@ class Database:
                 return Counter({TrialState[str(state)]: int(n) for state, n in rows})
 
         return call_with_retries(query, "counting trials")
+
+    def study_marks(self, study_id: int) -> StudyMarks | None:
+        """Whether study ``study_id`` moved since it was last read (``StudyMarks``), in one
+        statement; ``None`` if there is no such study, or no engine to ask."""
+        if self.engine is None or isinstance(self.studies, optuna.storages.InMemoryStorage):
+            return None  # no Optuna tables yet
+        with self.engine.connect() as connection:
+            return study_marks(connection, study_id)
 
 
 def open_study_storage(

@@ -58,7 +58,32 @@ def _local(stamp: datetime.datetime | None) -> datetime.datetime | None:
     """A stored naive-UTC datetime as Optuna reads it: naive local time."""
     if stamp is None:
         return None
-    return stamp.replace(tzinfo=datetime.timezone.utc).astimezone().replace(tzinfo=None)
+    offset = _utc_offset((stamp - _EPOCH) // _WINDOW)
+    if offset is None:
+        return stamp.replace(tzinfo=datetime.timezone.utc).astimezone().replace(tzinfo=None)
+    return stamp + offset
+
+
+OFFSET_WINDOW_S = 900
+"""``_local`` looks the local time's offset up once per this many seconds of UTC time:
+the local time zone's lookup costs more than the rest of building a trial, twice a trial."""
+_WINDOW = datetime.timedelta(seconds=OFFSET_WINDOW_S)
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+@lru_cache(maxsize=4096)
+def _utc_offset(window: int) -> datetime.timedelta | None:
+    """The local time's offset from UTC throughout ``window`` (``OFFSET_WINDOW_S`` seconds
+    of UTC time from ``window * OFFSET_WINDOW_S``), or ``None`` where it changes within it
+    (a daylight saving switch): each time is converted on its own there."""
+    start = window * OFFSET_WINDOW_S
+    first, last = (_offset_at(start), _offset_at(start + OFFSET_WINDOW_S - 1))
+    return first if first == last else None
+
+
+def _offset_at(seconds: int) -> datetime.timedelta | None:
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    return moment.astimezone().utcoffset()
 
 
 class _Tables:

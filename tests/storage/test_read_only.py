@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import optuna
@@ -92,3 +93,50 @@ def test_a_read_only_storage_refuses_writes(storage_url: str, make_result) -> No
             reader.save_range_test(make_result())
     with Storage(storage_url) as writer:
         assert len(writer.list_range_tests()) == 1
+
+
+AWKWARD_FLOATS = (0.1, 1 / 3, -0.0, 5e-324, 2.2250738585072014e-308, 1e300, 123456789.0)
+
+
+def _awkward_study(url: str) -> optuna.Study:
+    """Two objectives, values no column holds (infinities, NaN), the floats a text form
+    rounds wrong, attributes in JSON any text may hold, and parameters of every kind."""
+    study = optuna.create_study(study_name="awkward", storage=url, directions=["minimize"] * 2)
+    for number, x in enumerate(AWKWARD_FLOATS):
+        trial = study.ask()
+        trial.suggest_float("x", -1.0, 1e301)
+        trial.suggest_int("n", 1, 9)
+        trial.suggest_categorical("c", [None, 'é"\\', 2.5])
+        trial.set_user_attr('quote"s \\ é\n', {"nan": float("nan"), "x": x, "list": [x, None]})
+        trial.set_user_attr("x", x)
+        study._storage.set_trial_system_attr(trial._trial_id, "sys", [x, "ü"])
+        for step, value in enumerate((x, float("inf"), float("-inf"), float("nan"))):
+            study._storage.set_trial_intermediate_value(trial._trial_id, step * 3, value)
+        if number % 3 == 2:
+            continue  # stays RUNNING, no values
+        study.tell(trial, [x, float("inf") if number % 2 else float("-inf")])
+    return study
+
+
+def test_a_study_read_packed_is_read_as_trial_by_trial_to_the_bit(storage_url: str) -> None:
+    """``ReadOnlyRDBStorage`` reads each trial's rows packed into one text by the database;
+    every float, attribute and order comes back as ``read_trials`` reads them row by row."""
+    from lrtune.storage._packed_trials import read_packed_trials
+    from lrtune.storage._trial_sql import read_trials
+
+    _awkward_study(storage_url)
+    database = Database.open_read_only(storage_url)
+    study_id = database.studies.get_study_id_from_name("awkward")
+    assert database.engine is not None
+    with database.engine.connect() as connection:
+        for states, included, newer in ((None, set(), -1), ((TrialState.RUNNING,), {2}, 3)):
+            rows = read_trials(connection, study_id, states, included, newer)
+            packed = read_packed_trials(connection, study_id, states, included, newer)
+            assert rows and repr([t.__dict__ for t in packed]) == repr([t.__dict__ for t in rows])
+    (first, *_) = database.studies.get_all_trials(study_id, deepcopy=False)
+    assert first.values == [0.1, -math.inf] and first.intermediate_values[3] == math.inf
+    assert math.isnan(first.intermediate_values[9]) and first.system_attrs["sys"] == [0.1, "ü"]
+    assert [t.user_attrs["x"] for t in database.studies.get_all_trials(study_id)] == list(
+        AWKWARD_FLOATS
+    )
+    database.close()
