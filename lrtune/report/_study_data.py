@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -334,11 +334,28 @@ def importances(study: optuna.Study, *, method: str = DEFAULT_IMPORTANCE) -> Imp
     trials), so the completed trials are copied into an in-memory study where every
     trial has the same four parameters. Parameters no trial varied are left out.
     """
+    return importances_of(importance_inputs(study), method=method)
+
+
+class ImportanceInputs(NamedTuple):
+    """What ``importances`` computes from: ``uniform_params`` of the completed trials
+    (``configured_trials``) and their values. Plain data, cheap to send to another process."""
+
+    columns: dict[str, list[Any]]
+    values: list[float]
+
+
+def importance_inputs(study: optuna.Study) -> ImportanceInputs:
+    trials = configured_trials(study)
+    return ImportanceInputs(uniform_params(trials), [float(t.value or 0) for t in trials])
+
+
+def importances_of(inputs: ImportanceInputs, *, method: str = DEFAULT_IMPORTANCE) -> Importances:
+    """``importances`` from ``importance_inputs``."""
     if method not in IMPORTANCE_METHODS:
         raise ValueError(f"method must be one of {tuple(IMPORTANCE_METHODS)}, but got {method=}.")
-    trials = configured_trials(study)
-    found, reason = _importances(trials, method)
-    return Importances(found, reason, method, len(trials))
+    found, reason = _importances(inputs, method)
+    return Importances(found, reason, method, len(inputs.values))
 
 
 def importances_caveat(info: Importances) -> str | None:
@@ -348,16 +365,15 @@ def importances_caveat(info: Importances) -> str | None:
     return None
 
 
-def _importances(trials: Sequence[FrozenTrial], method: str) -> tuple[dict[str, float], str | None]:
-    if len(trials) < 2:
-        return {}, f"Importances need 2 completed trials; the study has {len(trials)}."
-    columns = uniform_params(trials)
-    varied = {name: values for name, values in columns.items() if len(set(values)) > 1}
+def _importances(inputs: ImportanceInputs, method: str) -> tuple[dict[str, float], str | None]:
+    if len(inputs.values) < 2:
+        return {}, f"Importances need 2 completed trials; the study has {len(inputs.values)}."
+    varied = {name: values for name, values in inputs.columns.items() if len(set(values)) > 1}
     if not varied:
         return {}, "Every completed trial used the same optimizer, schedule, LR and warmup."
-    if len({t.value for t in trials}) < 2:
+    if len(set(inputs.values)) < 2:
         return {}, "Every completed trial reached the same value."
-    proxy = _proxy_study(trials, varied)
+    proxy = _proxy_study(inputs.values, varied)
     try:
         with experimental_ok():
             evaluator = IMPORTANCE_METHODS[method]()
@@ -560,10 +576,15 @@ def _prefixed(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _per_epoch(kind: str, values: Sequence[Any] | None, epochs: int) -> dict[str, Any]:
-    values = list(values or [])
-    return {
-        f"{kind}_{i}": values[i - 1] if i <= len(values) else None for i in range(1, epochs + 1)
-    }
+    padded = list((values or ())[:epochs])
+    padded += [None] * (epochs - len(padded))
+    return dict(zip(_epoch_columns(kind, epochs), padded, strict=True))
+
+
+@lru_cache(maxsize=64)
+def _epoch_columns(kind: str, epochs: int) -> tuple[str, ...]:
+    """``val_loss_1`` .. ``val_loss_N``: the same names for every trial, made once."""
+    return tuple(f"{kind}_{i}" for i in range(1, epochs + 1))
 
 
 def _duration(trial: FrozenTrial) -> float | None:
@@ -617,7 +638,7 @@ def uniform_params(trials: Sequence[FrozenTrial]) -> dict[str, list[Any]]:
     }
 
 
-def _proxy_study(trials: Sequence[FrozenTrial], columns: Mapping[str, list[Any]]) -> optuna.Study:
+def _proxy_study(values: Sequence[float], columns: Mapping[str, list[Any]]) -> optuna.Study:
     distributions = {name: _distribution(values) for name, values in columns.items()}
     verbosity = optuna.logging.get_verbosity()
     # A throwaway study: its "A new study created" line would only confuse a reader.
@@ -626,10 +647,10 @@ def _proxy_study(trials: Sequence[FrozenTrial], columns: Mapping[str, list[Any]]
         proxy = optuna.create_study(storage=optuna.storages.InMemoryStorage())
     finally:
         optuna.logging.set_verbosity(verbosity)
-    for index, trial in enumerate(trials):
-        params = {name: values[index] for name, values in columns.items()}
+    for index, value in enumerate(values):
+        params = {name: column[index] for name, column in columns.items()}
         proxy.add_trial(
-            optuna.trial.create_trial(params=params, distributions=distributions, value=trial.value)
+            optuna.trial.create_trial(params=params, distributions=distributions, value=value)
         )
     return proxy
 

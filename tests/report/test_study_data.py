@@ -4,6 +4,7 @@ numbers the trials recorded."""
 from __future__ import annotations
 
 import math
+import pickle
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,9 @@ from lrtune.report import (
     ParamSlice,
     best_by,
     history,
+    importance_inputs,
     importances,
+    importances_of,
     intermediate_grid,
     parallel_coordinates,
     slices,
@@ -357,6 +360,16 @@ def test_importances_rank_the_uniform_parameters(real_study: optuna.Study) -> No
     assert "warmup_ratio" not in found.values  # no trial had a warmup
     assert sum(found.values.values()) == pytest.approx(1.0)
     assert list(found.values.values()) == sorted(found.values.values(), reverse=True)
+
+
+def test_importances_come_from_plain_inputs_another_process_can_take(
+    real_study: optuna.Study,
+) -> None:
+    """The dashboard computes ``importance_inputs`` where the study is and the importances
+    in a worker process: the same importances, from data that pickles."""
+    inputs = pickle.loads(pickle.dumps(importance_inputs(real_study)))
+    assert importances_of(inputs) == importances(real_study)
+    assert importances_of(inputs, method="fanova") == importances(real_study, method="fanova")
 
 
 def test_importances_leave_out_parameters_no_trial_varied() -> None:
