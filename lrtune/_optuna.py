@@ -11,7 +11,7 @@ an upgrade that breaks one fails there, not in a worker.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Container, Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -79,6 +79,34 @@ def cache_trial(storage: optuna.storages.BaseStorage, study_id: int, trial: Froz
         storage._add_trials_to_cache(study_id, [trial])  # type: ignore[attr-defined]
 
 
+def refresh_trial_cache(
+    storage: optuna.storages.BaseStorage,
+    study_id: int,
+    read: Callable[[set[int], int, dict[int, FrozenTrial]], list[FrozenTrial]],
+) -> list[FrozenTrial]:
+    """Bring a trial cache's copy of a study up to date as its ``get_all_trials`` does, with
+    ``read(unfinished trial ids, last finished trial id, cached trials by id)`` in place of
+    its backend's read; the study's cached trials, sorted by number, not copied.
+
+    ``read`` returns what the backend's ``_get_trials`` would (trials unfinished when last
+    read, and every newer one), less any it leaves to its cached copy.
+    """
+    from optuna.storages._cached_storage import _StudyInfo
+
+    with storage._lock:  # type: ignore[attr-defined]
+        study = storage._studies.setdefault(study_id, _StudyInfo())  # type: ignore[attr-defined]
+        cached = {trial._trial_id: trial for trial in study.trials.values()}
+        trials = read(set(study.unfinished_trial_ids), study.last_finished_trial_id, cached)
+        storage._add_trials_to_cache(study_id, trials)  # type: ignore[attr-defined]
+        for trial in trials:  # as _CachedStorage._read_trials_from_remote_storage
+            if not trial.state.is_finished():
+                study.unfinished_trial_ids.add(trial._trial_id)
+                continue
+            study.last_finished_trial_id = max(study.last_finished_trial_id, trial._trial_id)
+            study.unfinished_trial_ids.discard(trial._trial_id)
+        return sorted(study.trials.values(), key=lambda trial: trial.number)
+
+
 def known_distribution(
     storage: optuna.storages.BaseStorage, study_id: int, name: str
 ) -> BaseDistribution | None:
@@ -111,6 +139,11 @@ def trial_id_of(trial: optuna.Trial | FrozenTrial) -> int:
 def forget_cached_trials(study: optuna.Study) -> None:
     """Make the study's next trial read go to the storage, not its per-thread cache."""
     study._thread_local.cached_all_trials = None
+
+
+def set_cached_trials(study: optuna.Study, trials: list[FrozenTrial]) -> None:
+    """Make ``trials`` what the study's per-thread cache answers until it is forgotten."""
+    study._thread_local.cached_all_trials = trials
 
 
 def cached_trials(
@@ -167,7 +200,9 @@ __all__ = [
     "is_heartbeat_enabled",
     "known_distribution",
     "rdb_models",
+    "refresh_trial_cache",
     "remember_distributions",
+    "set_cached_trials",
     "stale_trial_ids",
     "storage_of",
     "study_id_of",

@@ -41,6 +41,7 @@ from lrtune._optuna import (
     cache_trial,
     cached_storage_class,
     known_distribution,
+    refresh_trial_cache,
     remember_distributions,
     storage_of,
     trial_id_of,
@@ -317,11 +318,39 @@ class BatchedStorage(_CachedStorage):
         deepcopy: bool = True,
         states: Container[TrialState] | None = None,
     ) -> list[FrozenTrial]:
+        self._flush_all_held()
+        return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
+
+    def _flush_all_held(self) -> None:
         with self._guard:
             holding = [t for t, held in self._held.items() if held]
         for trial_id in holding:  # this process reads its own writes
             self.flush(trial_id)
-        return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
+
+    def trials_for_sampling(self, study_id: int) -> list[FrozenTrial]:
+        """The study's trials as ``get_all_trials(study_id, deepcopy=False)`` gives them,
+        for a sampler, whose read does not grow with what running trials report.
+
+        A trial of another process that was running with parameters and a reported value
+        when last read, and still runs, is not read again: a sampler uses only the state and
+        the parameters of a running trial, and an objective sets its parameters before it
+        reports. Its attributes and reported values stay as last read, in what this returns
+        only: the cache still rereads it for ``get_all_trials``.
+        """
+        self._flush_all_held()
+
+        def read(
+            unfinished: set[int], last: int, cached: dict[int, FrozenTrial]
+        ) -> list[FrozenTrial]:
+            with self._guard:
+                own = set(self._own)
+            settled = {i for i in unfinished - own if _settled(cached.get(i))}
+            trials = self.backend.read_trials_but_settled(study_id, unfinished, last, settled)
+            running = {trial_id_of(t) for t in trials if t.state == TrialState.RUNNING}
+            kept = settled & running  # as cached
+            return [t for t in trials if trial_id_of(t) not in kept]
+
+        return refresh_trial_cache(self, study_id, read)
 
     def record_heartbeat(self, trial_id: int) -> None:
         self._transaction(lambda c: sql.beat(c, trial_id), "record_heartbeat")
@@ -434,3 +463,13 @@ def write_held(trial: optuna.Trial) -> None:
     storage = storage_of(trial.study)
     if isinstance(storage, BatchedStorage):
         storage.flush(trial_id_of(trial))
+
+
+def _settled(trial: FrozenTrial | None) -> bool:
+    """Whether a cached trial has all a sampler reads of it while it runs (its parameters)."""
+    return (
+        trial is not None
+        and trial.state == TrialState.RUNNING
+        and bool(trial.params)
+        and bool(trial.intermediate_values)
+    )

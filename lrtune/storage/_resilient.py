@@ -14,7 +14,7 @@ import logging
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Collection, Container, Sequence
 from typing import Any, TypeVar
 
 import optuna
@@ -187,6 +187,20 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         def read() -> list[FrozenTrial]:
             return trials_of(
                 self.engine, study_id, states, included_trial_ids, trial_id_greater_than
+            )
+
+        return call_with_retries(read, "_get_trials", self.reconnect_s)
+
+    def read_trials_but_settled(
+        self, study_id: int, included_trial_ids: set[int], trial_id_greater_than: int,
+        settled: Collection[int],
+    ) -> list[FrozenTrial]:  # fmt: skip
+        """``_get_trials`` of every state, where the trials in ``settled`` that still run
+        come without parameters, attributes or values (``read_trials``)."""
+
+        def read() -> list[FrozenTrial]:
+            return trials_of(
+                self.engine, study_id, None, included_trial_ids, trial_id_greater_than, settled
             )
 
         return call_with_retries(read, "_get_trials", self.reconnect_s)

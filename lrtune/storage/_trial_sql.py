@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
@@ -34,6 +34,7 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    not_,
     or_,
     select,
     union_all,
@@ -573,11 +574,12 @@ def trials_of(
     states: Container[TrialState] | None,
     included_ids: set[int],
     id_greater_than: int,
+    settled: Collection[int] = (),
 ) -> list[FrozenTrial]:
     """``read_trials`` on a connection of its own; ``KeyError`` for a missing study, as
     Optuna's ``RDBStorage`` raises."""
     with engine.connect() as connection:
-        trials = read_trials(connection, study_id, states, included_ids, id_greater_than)
+        trials = read_trials(connection, study_id, states, included_ids, id_greater_than, settled)
         if not trials and not study_exists(connection, study_id):
             raise KeyError(f"No study with study_id {study_id} exists.")
         return trials
@@ -602,9 +604,14 @@ def read_trials(
     states: Container[TrialState] | None,
     included_ids: set[int],
     id_greater_than: int,
+    settled: Collection[int] = (),
 ) -> list[FrozenTrial]:
     """What ``RDBStorage``'s ``_get_trials`` reads, in two statements: the trials, then
-    every row of theirs in the five child tables at once (Optuna makes one per table)."""
+    every row of theirs in the five child tables at once (Optuna makes one per table).
+
+    Trials in ``settled`` that still run come without their child rows (no parameters,
+    attributes or values): the caller keeps its own copy of those.
+    """
     included = {i for i in included_ids if i <= id_greater_than}
     long_list = len(included) > MAX_IDS_IN_LIST
     if id_greater_than < 0 or long_list:
@@ -612,13 +619,16 @@ def read_trials(
     else:
         which = "included_or_newer" if included else "newer"
     wanted = None if states is None else [s.name for s in TrialState if s in states]
-    name = f"read_trials:{which}:{wanted is not None}"
+    skipping = 0 < len(settled) <= MAX_IDS_IN_LIST
+    name = f"read_trials:{which}:{wanted is not None}:{skipping}"
     trials, children = _statement(
-        connection, name, lambda _: _build_read(which, wanted is not None)
+        connection, name, lambda _: _build_read(which, wanted is not None, skipping)
     )
     params: dict[str, Any] = {"study": study_id, "gt": id_greater_than, "ids": sorted(included)}
     if wanted is not None:
         params["states"] = [TrialState[name] for name in wanted]
+    if skipping:
+        params["settled"] = sorted(settled)
     rows = connection.execute(trials, params).all()
     if long_list:
         rows = [r for r in rows if r.trial_id in included or r.trial_id > id_greater_than]
@@ -628,8 +638,9 @@ def read_trials(
     return [_frozen(row, grouped[row.trial_id]) for row in rows]
 
 
-def _build_read(which: str, by_state: bool) -> tuple[Any, Any]:
-    """The two statements of ``read_trials``: its trials, and their child rows."""
+def _build_read(which: str, by_state: bool, skipping: bool = False) -> tuple[Any, Any]:
+    """The two statements of ``read_trials``: its trials, and their child rows (none for
+    the ``settled`` ones still running, if ``skipping``)."""
     t = tables().trials
     query = select(t).where(t.c.study_id == bindparam("study"))
     if by_state:
@@ -639,7 +650,11 @@ def _build_read(which: str, by_state: bool) -> tuple[Any, Any]:
         query = query.where(newer)
     elif which == "included_or_newer":
         query = query.where(or_(t.c.trial_id.in_(bindparam("ids", expanding=True)), newer))
-    return query.order_by(t.c.trial_id), _children(query.with_only_columns(t.c.trial_id))
+    owners = query.with_only_columns(t.c.trial_id)
+    if skipping:
+        settled = t.c.trial_id.in_(bindparam("settled", expanding=True))
+        owners = owners.where(not_(and_(settled, t.c.state == TrialState.RUNNING)))
+    return query.order_by(t.c.trial_id), _children(owners)
 
 
 def _children(trial_ids: Any) -> Any:

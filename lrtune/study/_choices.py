@@ -18,6 +18,7 @@ from lrtune._optuna import (
     cached_trials,
     experimental_ok,
     forget_cached_trials,
+    set_cached_trials,
     storage_of,
     study_id_of,
 )
@@ -145,6 +146,9 @@ class OneReadTPESampler(TPESampler):
         self, study: optuna.Study, trial: optuna.trial.FrozenTrial
     ) -> dict[str, BaseDistribution]:
         forget_cached_trials(study)  # fresh: running trials as of now
+        read = getattr(storage_of(study), "trials_for_sampling", None)
+        if read is not None:  # BatchedStorage: running trials' reports are not read again
+            set_cached_trials(study, read(study_id_of(study)))
         return super().infer_relative_search_space(_CachedReads(study), trial)  # type: ignore[arg-type]
 
     def sample_relative(

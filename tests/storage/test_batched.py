@@ -261,6 +261,42 @@ def report_at_3(trial: optuna.Trial, value: float) -> float:
     return value
 
 
+def test_the_samplers_read_does_not_reread_what_running_trials_report(
+    database: Database, storage_url: str
+) -> None:
+    study = new_study(database.studies, "sampling")
+    storage = storage_of(study)
+    assert isinstance(storage, BatchedStorage)
+    elsewhere = optuna.load_study(study_name="sampling", storage=storage_url)  # plain Optuna
+    elsewhere.optimize(lambda t: t.suggest_float("lr", 1e-4, 1e-1, log=True), n_trials=1)
+    running = elsewhere.ask()
+    running.suggest_float("lr", 1e-4, 1e-1, log=True)
+    starting = elsewhere.ask()  # running, nothing reported yet: read whole every time
+    running.report(1.0, 0)
+
+    def view() -> dict[int, FrozenTrial]:
+        return {t.number: t for t in storage.trials_for_sampling(study_id_of(study))}
+
+    assert view()[running.number].intermediate_values == {0: 1.0}
+    running.report(0.5, 1)
+    running.set_user_attr("epoch", 1)
+    starting.suggest_float("lr", 1e-4, 1e-1, log=True)
+    seen = view()
+    assert seen[running.number].params == running.params  # all a sampler reads of it
+    assert seen[running.number].intermediate_values == {0: 1.0}  # not read again
+    assert seen[starting.number].params == starting.params
+    assert [t.number for t in seen.values()] == [0, 1, 2]
+    fresh = {t.number: t for t in storage.get_all_trials(study_id_of(study))}
+    assert fresh[running.number].intermediate_values == {0: 1.0, 1: 0.5}  # the cache rereads
+    assert fresh[running.number].user_attrs == {"epoch": 1}
+
+    running.report(0.25, 2)
+    elsewhere.tell(running, 0.25)
+    done = view()[running.number]  # finished: read whole
+    assert done.state == TrialState.COMPLETE and done.values == [0.25]
+    assert done.intermediate_values == {0: 1.0, 1: 0.5, 2: 0.25}
+
+
 def test_a_parameter_of_another_kind_than_stored_is_refused(
     database: Database, storage_url: str
 ) -> None:
