@@ -1,7 +1,7 @@
 """The floor of a trial's storage time: what one commit, one report and one pruner read cost.
 
-A 10-epoch trial on lrtune's storage makes 13 commits and 16 reads
-(``storage_throughput.py``); this script times, in one run on a fresh PostgreSQL
+A 10-epoch trial on lrtune's storage makes 13 commits and, on PostgreSQL, one round trip that
+only reads (TPE's; ``storage_throughput.py``); this script times, in one run on a fresh PostgreSQL
 database, the pieces they are made of, so that the realistic trial's storage time can be
 read against what this machine's server takes at the least:
 
