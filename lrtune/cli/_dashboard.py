@@ -53,8 +53,8 @@ def dashboard(storage: str | None, host: str, port: int, token: str | None) -> N
 
 
 def _warm_up() -> None:
-    """Import what the first figures need now, not during the first request (about 1 s)."""
-    import sklearn.ensemble  # noqa: F401  (Optuna's fANOVA importances)
-    from optuna.importance import FanovaImportanceEvaluator
+    """Start the workers that draw the studies' figures now, not on the first request:
+    each loads matplotlib, Optuna's importances and its fonts (seconds)."""
+    from lrtune.dashboard._drawing import start_drawing_pool
 
-    FanovaImportanceEvaluator()
+    start_drawing_pool()

@@ -16,14 +16,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from lrtune._exceptions import NotFoundError, StorageError
-from lrtune.dashboard._data import IMPORTANCES, DashboardData, StudyView
-from lrtune.dashboard._figures import (
-    optuna_figure,
-    placeholder,
-    range_test_figure,
-    refine_figure,
-    study_figure,
-)
+from lrtune.dashboard._data import DashboardData, StudyView
+from lrtune.dashboard._figures import optuna_figure, range_test_figure, refine_figure
 from lrtune.dashboard._json import (
     optuna_json,
     optuna_trials_json,
@@ -148,7 +142,7 @@ def study_page(request: Request) -> Response:
         "study.html",
         storage=data.url,
         study=view,
-        figures=view.figure_versions(data.importances(view)),
+        figures=data.figure_versions(view),
         refresh_s=REFRESH_S,
     )
 
@@ -166,19 +160,7 @@ def study_figure_svg(request: Request) -> Response:
         return Response(_optuna_svg(view, name), media_type=_SVG)
     if name not in STUDY_FIGURES:
         raise NotFoundError(f"No figure {name!r}; the figures are {', '.join(STUDY_FIGURES)}")
-    if name == IMPORTANCES:
-        return Response(_importances_svg(_data(request), view), media_type=_SVG)
-    return Response(view.figure(name, lambda r: study_figure(name, r)), media_type=_SVG)
-
-
-def _importances_svg(data: DashboardData, view: StudyView) -> bytes:
-    """The importances as last drawn in the background, or a placeholder until they are
-    (the page asks again when ``figure_versions`` says they changed)."""
-    drawn = data.importances(view)
-    if drawn is not None:
-        return drawn.svg
-    completed = len(view.report.history.numbers)
-    return placeholder(f"Computing the importances of {completed:,} completed trials…")
+    return Response(_data(request).study_figure(view, name), media_type=_SVG)
 
 
 def _refine_svg(view: RefineView, name: str) -> bytes:
@@ -244,7 +226,7 @@ def api_study(request: Request) -> Response:
     if isinstance(view, OptunaView):
         return JSONResponse(optuna_json(view))
     if isinstance(view, StudyView):
-        return JSONResponse(study_json(view, data.importances(view)))
+        return JSONResponse(study_json(view, data.figure_versions(view), data.drawing(view)))
     return JSONResponse(refine_json(view))
 
 

@@ -1,99 +1,170 @@
-"""Figures drawn off the request path, kept by study and by the state they were drawn at.
+"""Study figures drawn off the request path, kept by study, figure and the state drawn.
 
-Parameter importances take seconds on a big study and depend only on its completed
-trials, so the dashboard draws them in one background thread and keeps the latest
-drawing of each study. A request asks for the study's current state (``key``, a digest
-of its completed trials) and gets at once whatever is drawn, possibly of an earlier
-state, or ``None``; a state not drawn yet is queued once. A state that a newer one
-replaced before its turn came is skipped: a running study never queues more than it can
-use.
+Drawing a big study's figures takes seconds (ten figures, 0.1-2 s each at 10,000
+trials), so the dashboard draws them as soon as it sees a study in a new state, before
+a browser asks, and answers a figure's request at once with whatever is drawn: the
+drawing of the state asked for, else the latest one (of an earlier state), else a
+placeholder; the page swaps each drawing in when the study's JSON says it is ready.
+
+Each figure of a state is one job, keyed by the state it shows (``key``: the study's
+``figures_version``, the importances' ``importances_version``). One thread takes the
+jobs in order and computes each figure's numbers here (``inputs``), then hands them to
+an executor (``drawing_pool``: worker processes) that draws, with at most as many
+drawings under way as the executor draws at once. A job that a newer state of its
+figure replaced before its turn came is skipped: a running study never queues more
+than it can use.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 import queue
 import threading
-from collections.abc import Callable
-from typing import NamedTuple
-
-import optuna
+from collections.abc import Callable, Mapping
+from concurrent.futures import BrokenExecutor, Executor, Future
+from typing import Any, NamedTuple
 
 logger = logging.getLogger(__name__)
 
+Inputs = Callable[[], tuple[Any, ...]]
+"""Computes a figure's numbers (its ``draw``'s arguments), in the dashboard's process."""
+Draw = Callable[[str, tuple[Any, ...]], bytes]
+"""Draws figure ``name`` from its numbers, as SVG, in the executor (picklable for a
+process pool: a module's function)."""
+
 
 class Drawn(NamedTuple):
-    """What the background thread drew for one state (``key``) of a study."""
+    """A figure as drawn for one state (``key``) of a study."""
 
     key: str
     svg: bytes
 
 
-_Job = tuple[int, str, optuna.Study]
+class _Job(NamedTuple):
+    study_id: int
+    name: str
+    key: str
+    inputs: Inputs
+    order: int
 
 
 class BackgroundFigures:
-    """Draws ``draw(study)`` in a daemon thread, one study state at a time.
+    """Draws the figures it is asked for in ``executor``, one thread feeding it.
 
     Args:
-        draw: The figure of a study, as SVG; a bug in it is logged and its drawing is
-            ``failed(error)`` instead, so a study is not drawn again and again.
-        failed: The SVG shown in place of a drawing that raised.
+        draw: Draws a figure from its numbers (run in ``executor``); a bug in it, or in
+            computing the numbers, is logged and the figure is ``failed(error)`` instead,
+            so that it is not drawn again and again.
+        failed: The SVG shown in place of a figure that could not be drawn.
+        executor: Where figures are drawn (a function, called when the first figure is).
+        at_once: How many drawings may be under way together (the executor's workers).
     """
 
     def __init__(
-        self, draw: Callable[[optuna.Study], bytes], failed: Callable[[Exception], bytes]
+        self,
+        draw: Draw,
+        failed: Callable[[Exception], bytes],
+        executor: Callable[[], Executor],
+        at_once: int = 1,
     ) -> None:
         self._draw = draw
         self._failed = failed
-        self._drawn: dict[int, Drawn] = {}
-        self._wanted: dict[int, str] = {}
-        self._lock = threading.Lock()
+        self._executor = executor
+        self._slots = threading.Semaphore(at_once)
+        self._drawn: dict[tuple[int, str], Drawn] = {}
+        self._drawn_order: dict[tuple[int, str], int] = {}
+        self._wanted: dict[tuple[int, str], _Job] = {}
+        self._changed = threading.Condition()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._order = itertools.count()
         self._thread: threading.Thread | None = None
 
-    def get(self, study_id: int, key: str, study: optuna.Study) -> Drawn | None:
-        """The latest drawing of study ``study_id`` (of ``key`` or an earlier state), or
-        ``None``; queues ``key`` unless it is drawn or queued already."""
-        with self._lock:
-            drawn = self._drawn.get(study_id)
-            if (drawn is None or drawn.key != key) and self._wanted.get(study_id) != key:
-                self._wanted[study_id] = key
-                self._start()
-                self._jobs.put((study_id, key, study))
-            return drawn
+    def want(self, study_id: int, figures: Mapping[str, tuple[str, Inputs]]) -> None:
+        """Queue each of ``figures`` (name: its state's key, and how to compute its
+        numbers) unless it is drawn or queued at that key already."""
+        with self._changed:
+            for name, (key, inputs) in figures.items():
+                where = (study_id, name)
+                drawn, wanted = self._drawn.get(where), self._wanted.get(where)
+                if (drawn is None or drawn.key != key) and (wanted is None or wanted.key != key):
+                    job = _Job(study_id, name, key, inputs, next(self._order))
+                    self._wanted[where] = job
+                    self._start()
+                    self._jobs.put(job)
 
-    def latest(self, study_id: int) -> Drawn | None:
-        """The latest drawing of study ``study_id``, if any; queues nothing."""
-        with self._lock:
-            return self._drawn.get(study_id)
+    def latest(self, study_id: int, name: str) -> Drawn | None:
+        """The latest drawing of figure ``name`` of study ``study_id``, if any."""
+        with self._changed:
+            return self._drawn.get((study_id, name))
+
+    def pending(self, study_id: int, name: str) -> bool:
+        """Whether a drawing of the figure is queued or under way."""
+        with self._changed:
+            return (study_id, name) in self._wanted
+
+    def wait(self, study_id: int, name: str, key: str, timeout_s: float) -> Drawn | None:
+        """The figure drawn at ``key``, or at a newer state that replaced it, once it is
+        (at most ``timeout_s``); else the latest drawing, if any."""
+
+        def done() -> bool:
+            drawn = self._drawn.get((study_id, name))
+            waiting = (study_id, name) in self._wanted
+            return drawn is not None and (drawn.key == key or not waiting)
+
+        with self._changed:
+            self._changed.wait_for(done, timeout_s)
+            return self._drawn.get((study_id, name))
 
     def close(self) -> None:
-        """Stop the thread after the drawing under way (if any)."""
+        """Stop the feeding thread after the job under way (if any)."""
         self._jobs.put(None)
 
     def _start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._work, name="lrtune-dashboard-background", daemon=True
+                target=self._work, name="lrtune-dashboard-figures", daemon=True
             )
             self._thread.start()
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            study_id, key, study = job
-            with self._lock:
-                if self._wanted.get(study_id) != key:
-                    continue  # a newer state of the study came in before this one's turn
-            svg = self._drawing(study_id, study)
-            with self._lock:
-                self._drawn[study_id] = Drawn(key, svg)
-                if self._wanted.get(study_id) == key:
-                    del self._wanted[study_id]
+            with self._changed:
+                if self._wanted.get((job.study_id, job.name)) is not job:
+                    continue  # a newer state of the figure came in before this one's turn
+            self._slots.acquire()
+            try:
+                inputs = job.inputs()
+            except Exception as error:  # a bug: the thread must go on with other figures
+                self._finish(job, None, error)
+                continue
+            try:
+                drawing = self._executor().submit(self._draw, job.name, inputs)
+            except BrokenExecutor as error:  # a worker died: the pool starts again
+                self._finish(job, None, error)
+                continue
+            except RuntimeError:  # the executor was shut down: the process is exiting
+                self._slots.release()
+                return
+            drawing.add_done_callback(functools.partial(self._drawing_done, job))
 
-    def _drawing(self, study_id: int, study: optuna.Study) -> bytes:
-        try:
-            return self._draw(study)
-        except Exception as error:  # a bug: the thread must go on serving other studies
-            logger.exception("Could not draw the background figure of study %s", study_id)
-            return self._failed(error)
+    def _drawing_done(self, job: _Job, done: Future[bytes]) -> None:
+        error = RuntimeError("cancelled") if done.cancelled() else done.exception()
+        self._finish(job, None if error else done.result(), error)
+
+    def _finish(self, job: _Job, svg: bytes | None, error: BaseException | None) -> None:
+        self._slots.release()
+        if svg is None:
+            logger.error(
+                "Could not draw figure %s of study %s", job.name, job.study_id, exc_info=error
+            )
+            svg = self._failed(error if isinstance(error, Exception) else RuntimeError(error))
+        with self._changed:
+            where = (job.study_id, job.name)
+            if self._wanted.get(where) is job:
+                del self._wanted[where]
+            if self._drawn_order.get(where, -1) < job.order:  # not older than the one shown
+                self._drawn[where] = Drawn(job.key, svg)
+                self._drawn_order[where] = job.order
+            self._changed.notify_all()

@@ -2,14 +2,15 @@
 
 A study's state (``version``) is a digest of its trials' numbers, states and reported
 epochs (and, for a refine run, of whether it wrote its result). While it is unchanged,
-every request reuses the same ``StudyReport`` (or ``RefineView``) and the figures already
-drawn from it; a running study's page polls the digest and shows what moved, and draws
-its figures again only when a trial was added or ended (``figures_version``): a state
-whose ``figures_version`` is unchanged keeps the figures drawn before it.
+every request reuses the same ``StudyReport`` (or ``RefineView``); a running study's page
+polls the digest and shows what moved.
 
-Parameter importances depend only on the completed trials (``importances_version``) and
-take seconds on a big study: they are drawn in a background thread
-(``BackgroundFigures``), and the page shows a placeholder until they are ready.
+A study's figures are drawn in the background (``BackgroundFigures``, in worker
+processes) as soon as a request sees the study in a new state, and again only when a
+trial was added or ended (``figures_version``): a reported epoch keeps the drawings.
+Parameter importances depend only on the completed trials (``importances_version``).
+Until a figure is drawn at the study's state, its request gets the latest drawing of an
+earlier state, or a placeholder, at once; the page swaps the drawing in when it is ready.
 """
 
 from __future__ import annotations
@@ -17,24 +18,33 @@ from __future__ import annotations
 import copy
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from lrtune._exceptions import NotFoundError
-from lrtune.dashboard._background import BackgroundFigures, Drawn
-from lrtune.dashboard._figures import importances_figure, placeholder
+from lrtune.dashboard._background import BackgroundFigures
+from lrtune.dashboard._drawing import IMPORTANCES, draw_figure, drawing_pool, worker_count
+from lrtune.dashboard._figures import placeholder
 from lrtune.dashboard._optuna_study import OPTUNA_KIND, OptunaView
 from lrtune.dashboard._refine import RefineView, refine_view
 from lrtune.finder import FinderResult
 from lrtune.refine import STUDY_KIND
-from lrtune.report import STUDY_FIGURES, StudyReport, configured_trials
+from lrtune.report import STUDY_FIGURES, StudyReport, configured_trials, importance_inputs
 from lrtune.storage import Database, RangeTestSummary, study_errors
-from lrtune.study import ATTR, REFINE_RESULT_ATTRS, study_kind, study_summaries, trials_state
+from lrtune.study import (
+    ATTR,
+    BETWEEN_TRIALS_S,
+    REFINE_RESULT_ATTRS,
+    study_kind,
+    study_summaries,
+    trials_state,
+)
 
 TOP_TRIALS = 5
 """How many of the best trials the top-trials figure shows, as ``lrtune report``'s default."""
@@ -45,8 +55,14 @@ MAX_ID = 2**63 - 1
 RANGE_FIGURES_KEPT = 64
 """How many range test figures (about 100 KiB each) the dashboard keeps in memory."""
 
-IMPORTANCES = "importances"
-"""The study figure drawn in the background (``BackgroundFigures``), not on request."""
+Made = TypeVar("Made")
+
+PENDING = "pending"
+"""A figure's version (its URL's ``?v=``) until it is first drawn: its placeholder."""
+
+FIGURE_WAIT_S = 120.0
+"""How long a figure's request without a version (or with one not drawn) waits for the
+study's current state to be drawn, before it gets the latest drawing or a placeholder."""
 
 
 class StudySnapshot(optuna.Study):
@@ -116,7 +132,7 @@ def _digest(marks: object) -> str:
     return hashlib.sha1(repr(marks).encode()).hexdigest()[:12]
 
 
-class Figures:
+class Figures(Generic[Made]):
     """Figures (or other answers) made by name, each made once: a request for one that
     another request is making waits for it rather than making its own.
 
@@ -125,12 +141,12 @@ class Figures:
     """
 
     def __init__(self, limit: int | None = None) -> None:
-        self.drawn: dict[str, bytes] = {}
+        self.drawn: dict[str, Made] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._limit = limit
 
-    def get(self, name: str, draw: Callable[[], bytes]) -> bytes:
+    def get(self, name: str, draw: Callable[[], Made]) -> Made:
         with self._lock:
             lock = self._locks.setdefault(name, threading.Lock())
         with lock:
@@ -156,31 +172,28 @@ class StudyView:
     name: str
     version: str
     report: StudyReport
-    drawn: Figures = field(default_factory=Figures)
-    """Shared with the previous state when its ``figures_version`` was the same."""
     figures_version: str = ""
     """``figures_version``: what the page's figures are drawn at."""
     importances_version: str = ""
     """``importances_version``: the state importances are drawn at."""
     state: str = "new"
     """``lrtune_state``: ``"running"`` between two trials too."""
-    answers: Figures = field(default_factory=Figures)
-    """Answers other than figures made from this state (the trial table's JSON)."""
+    answers: Figures[Any] = field(default_factory=Figures)
+    """Answers other than figures made from this state (the trial table's JSON, the
+    study's summary)."""
 
-    @property
-    def figures(self) -> dict[str, bytes]:
-        """The figures drawn so far, by name (the importances are not among them)."""
-        return self.drawn.drawn
+    def figure_keys(self) -> dict[str, str]:
+        """The state each figure is drawn at: ``figures_version``, and for the
+        importances ``importances_version``."""
+        keys = dict.fromkeys(STUDY_FIGURES, self.figures_version)
+        keys[IMPORTANCES] = self.importances_version
+        return keys
 
-    def figure(self, name: str, draw: Callable[[StudyReport], bytes]) -> bytes:
-        return self.drawn.get(name, lambda: draw(self.report))
-
-    def figure_versions(self, importances: Drawn | None) -> dict[str, str]:
-        """Each figure's version, as its URL carries it (``?v=``): the importances'
-        is the state they were drawn at (``pending`` until they first are)."""
-        versions = dict.fromkeys(STUDY_FIGURES, self.figures_version)
-        versions[IMPORTANCES] = "pending" if importances is None else importances.key
-        return versions
+    def figure_inputs(self, name: str) -> tuple[Any, ...]:
+        """Figure ``name``'s numbers, as ``draw_figure`` takes them."""
+        if name == IMPORTANCES:  # computed where the figure is drawn: they take a while
+            return (importance_inputs(self.report.study),)
+        return STUDY_FIGURES[name].data(self.report)
 
 
 View = StudyView | RefineView | OptunaView
@@ -201,10 +214,14 @@ class DashboardData:
         assert range_tests is not None  # a read-only database has an engine
         self.range_tests = range_tests
         self._views: dict[int, View] = {}
+        self._marked: dict[int, str | None] = {}
+        """The study's marks (``_marks``) when its view was made."""
         self._lock = threading.Lock()
-        self.background = BackgroundFigures(importances_figure, _failed_importances)
-        """Where the importances are drawn (``IMPORTANCES``)."""
-        self.range_figures = Figures(limit=RANGE_FIGURES_KEPT)
+        self.background = BackgroundFigures(
+            draw_figure, _failed_figure, drawing_pool, at_once=worker_count()
+        )
+        """Where the studies' figures are drawn."""
+        self.range_figures: Figures[bytes] = Figures(limit=RANGE_FIGURES_KEPT)
         """Range test figures by the ids of the tests they show: a stored range test
         never changes, so neither does its figure."""
 
@@ -213,22 +230,52 @@ class DashboardData:
         self.database.close()
 
     def drawn_figure(self, study_id: int, name: str, version: str | None) -> bytes | None:
-        """Figure ``name`` of study ``study_id`` drawn at ``version`` (a figure URL's
-        ``?v=``) if it is in memory, else ``None``. Nothing is read from the database: a
-        page's figures, once drawn, cost no query."""
+        """Figure ``name`` of study ``study_id`` as the page named it (a figure URL's
+        ``?v=``), if that needs no read: its drawing at ``version``; for ``PENDING``, the
+        latest drawing or a placeholder. Else ``None``. Nothing is read from the
+        database: a page's figures, drawn or not, cost no query."""
         with self._lock:
             view = self._views.get(study_id)
-        if version is None or not isinstance(view, StudyView):
+        if version is None or not isinstance(view, StudyView) or name not in STUDY_FIGURES:
             return None
-        if name == IMPORTANCES:
-            drawn = self.background.latest(study_id)
-            return drawn.svg if drawn is not None and drawn.key == version else None
-        return view.figures.get(name) if version == view.figures_version else None
+        drawn = self.background.latest(study_id, name)
+        if drawn is not None and (drawn.key == version or version == PENDING):
+            return drawn.svg
+        return _placeholder(view, name) if version == PENDING else None
 
-    def importances(self, view: StudyView) -> Drawn | None:
-        """The importances figure of ``view``'s study: drawn at its state or an earlier
-        one, or ``None`` while none is; queues its state if it is not drawn yet."""
-        return self.background.get(view.id, view.importances_version, view.report.study)
+    def study_figure(self, view: StudyView, name: str) -> bytes:
+        """Figure ``name`` of ``view``'s study at its state, once drawn (the importances:
+        the latest drawing, or a placeholder, at once)."""
+        key = view.figure_keys()[name]
+        if name == IMPORTANCES:
+            drawn = self.background.latest(view.id, name)
+        else:
+            drawn = self.background.wait(view.id, name, key, FIGURE_WAIT_S)
+        return _placeholder(view, name) if drawn is None else drawn.svg
+
+    def figure_versions(self, view: StudyView) -> dict[str, str]:
+        """Each figure's version, as its URL carries it (``?v=``): the state it was last
+        drawn at, ``PENDING`` until it first is."""
+        drawn = {name: self.background.latest(view.id, name) for name in STUDY_FIGURES}
+        return {name: PENDING if d is None else d.key for name, d in drawn.items()}
+
+    def wait_drawn(self, study_id: int, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until every figure of the state last seen of study
+        ``study_id`` is drawn; whether they are (a study not seen, or of another kind,
+        has none to wait for)."""
+        with self._lock:
+            view = self._views.get(study_id)
+        if not isinstance(view, StudyView):
+            return True
+        deadline = time.monotonic() + timeout_s
+        for name, key in view.figure_keys().items():
+            self.background.wait(study_id, name, key, max(0.0, deadline - time.monotonic()))
+        return not self.drawing(view)
+
+    def drawing(self, view: StudyView) -> list[str]:
+        """The figures not drawn at ``view``'s state yet, in the page's order."""
+        versions = self.figure_versions(view)
+        return [name for name, key in view.figure_keys().items() if versions[name] != key]
 
     def studies(self) -> list[dict[str, Any]]:
         """``study_summaries`` of every study, newest first (none before Optuna wrote)."""
@@ -254,6 +301,11 @@ class DashboardData:
         _check_id(study_id, f"No study with id {study_id} in {self.url}")
         storage = self.database.studies
         with study_errors(f"Cannot read study {study_id}"):
+            marks = self._marks(study_id)
+            with self._lock:
+                kept = self._views.get(study_id)
+                if marks is not None and kept is not None and self._marked[study_id] == marks:
+                    return kept  # nothing moved: not a trial read
             try:
                 name = storage.get_study_name_from_id(study_id)
             except KeyError:
@@ -261,7 +313,20 @@ class DashboardData:
             if name is None:
                 raise NotFoundError(f"No study with id {study_id} in {self.url}")
             snapshot = StudySnapshot(name, storage)
-        return self._view(study_id, snapshot)
+        view = self._view(study_id, snapshot)
+        with self._lock:
+            self._marked[study_id] = marks
+        return view
+
+    def _marks(self, study_id: int) -> str | None:
+        """What ``study_marks`` says of the study, and whether its last trial ended too
+        recently for it to read stopped (``BETWEEN_TRIALS_S``): if both are as when it was
+        last read, its view is unchanged. ``None`` if there is no such study."""
+        found = self.database.study_marks(study_id)
+        if found is None:
+            return None
+        since = found.seconds_since_end()
+        return f"{found.digest}:{since is not None and 0 <= since < BETWEEN_TRIALS_S}"
 
     def _view(self, study_id: int, snapshot: StudySnapshot) -> View:
         kind = study_kind(snapshot.user_attrs)
@@ -274,9 +339,18 @@ class DashboardData:
                 elif kind == OPTUNA_KIND:
                     view = OptunaView(study_id, snapshot.study_name, version, snapshot)
                 else:
-                    view = _study_view(study_id, version, snapshot, view)
+                    view = _study_view(study_id, version, snapshot)
+                    self._draw(view)
                 self._views[study_id] = view
             return view
+
+    def _draw(self, view: StudyView) -> None:
+        """Queue ``view``'s figures not drawn at its state yet, in the page's order."""
+        figures = {
+            name: (key, lambda name=name: view.figure_inputs(name))
+            for name, key in view.figure_keys().items()
+        }
+        self.background.want(view.id, figures)
 
 
 def _check_id(given: int, message: str) -> None:
@@ -285,22 +359,26 @@ def _check_id(given: int, message: str) -> None:
         raise NotFoundError(message)
 
 
-def _study_view(
-    study_id: int, version: str, snapshot: StudySnapshot, previous: View | None
-) -> StudyView:
-    drawn_at = figures_version(snapshot)
-    same = isinstance(previous, StudyView) and previous.figures_version == drawn_at
+def _study_view(study_id: int, version: str, snapshot: StudySnapshot) -> StudyView:
     return StudyView(
         study_id,
         snapshot.study_name,
         version,
         StudyReport(snapshot, top=TOP_TRIALS),
-        previous.drawn if same and isinstance(previous, StudyView) else Figures(),
-        figures_version=drawn_at,
+        figures_version=figures_version(snapshot),
         importances_version=importances_version(snapshot),
         state=lrtune_state(snapshot),
     )
 
 
-def _failed_importances(error: Exception) -> bytes:
-    return placeholder("Importances could not be drawn: the dashboard's log has the details.")
+def _failed_figure(error: Exception) -> bytes:
+    return placeholder("This figure could not be drawn: the dashboard's log has the details.")
+
+
+def _placeholder(view: StudyView, name: str) -> bytes:
+    """What a figure shows until it is first drawn."""
+    if name == IMPORTANCES:
+        completed = len(view.report.history.numbers)
+        return placeholder(f"Computing the importances of {completed:,} completed trials…")
+    trials = len(view.report.study.get_trials(deepcopy=False))
+    return placeholder(f"Drawing this figure of {trials:,} trials…")

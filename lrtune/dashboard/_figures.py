@@ -7,7 +7,6 @@ import threading
 from xml.sax.saxutils import escape
 
 import matplotlib
-import optuna
 from matplotlib.figure import Figure
 
 from lrtune.dashboard._optuna_study import HISTORY, INTERMEDIATE, PARETO, OptunaView
@@ -16,9 +15,7 @@ from lrtune.refine import RefineResult
 from lrtune.report import (
     STUDY_FIGURES,
     StudyReport,
-    importances,
     plot_history,
-    plot_importances,
     plot_intermediate_values,
     plot_pareto_front,
     plot_range_tests,
@@ -47,14 +44,6 @@ def study_figure(name: str, report: StudyReport) -> bytes:
     data = figure.data(report)
     with _DRAWING:
         return svg(figure.draw(*data))
-
-
-def importances_figure(study: optuna.Study) -> bytes:
-    """The importances of ``study`` computed, then drawn as SVG (``lrtune report``'s
-    figure): what the dashboard's background thread runs."""
-    info = importances(study)
-    with _DRAWING:
-        return svg(plot_importances(info))
 
 
 _PLACEHOLDER = (

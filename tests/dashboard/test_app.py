@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import time
 from datetime import timedelta
@@ -11,11 +12,13 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy
 from starlette.testclient import TestClient
 
 from lrtune.dashboard import DashboardData, create_app
 from lrtune.dashboard._data import (
     StudySnapshot,
+    StudyView,
     figures_version,
     lrtune_state,
     study_version,
@@ -202,8 +205,30 @@ def test_an_unchanged_study_is_drawn_once(dashboard_db: str) -> None:
     app = TestClient(create_app(data), base_url="http://127.0.0.1")
     study_id = study_ids(app)["mlp"]
     first = data.study(study_id)
-    app.get(f"/studies/{study_id}/figures/history.svg")
-    assert data.study(study_id) is first and set(first.figures) == {"history"}
+    assert isinstance(first, StudyView)
+    drawn = app.get(f"/studies/{study_id}/figures/history.svg").content
+    assert data.study(study_id) is first
+    assert data.background.latest(study_id, "history") == (first.figures_version, drawn)
+    assert app.get(f"/studies/{study_id}/figures/history.svg").content == drawn
+    assert not data.background.pending(study_id, "history")  # not queued again
+    data.close()
+
+
+def test_an_unchanged_studys_page_costs_one_statement_a_request(dashboard_db: str) -> None:
+    """What a warm page asks (its HTML and JSON) reads no trial: one statement says the
+    study did not move (``study_marks``), the answers are those made for its state."""
+    data = DashboardData(dashboard_db)
+    app = TestClient(create_app(data), base_url="http://127.0.0.1")
+    study_id = study_ids(app)["mlp"]
+    paths = [f"/studies/{study_id}", f"/api/studies/{study_id}", f"/api/studies/{study_id}/trials"]
+    first = [app.get(path).text for path in paths]
+    queries: list[str] = []
+    sqlalchemy.event.listen(
+        data.database.engine, "before_cursor_execute", lambda *args: queries.append(args[2])
+    )
+    again = [app.get(path).text for path in paths]
+    assert len(queries) == len(paths) and not any("trial_values" in q for q in queries)
+    assert again[2] == first[2] and json.loads(again[1])["version"] in first[0]
     data.close()
 
 

@@ -63,12 +63,11 @@ document.addEventListener("securitypolicyviolation", (event) => {
 });
 """
 
-IMPORTANCES_SHOWN = """(version) => {
-  const img = document.querySelector('img.study-figure[data-name="importances"]');
-  return version !== "pending" && img.src.endsWith(`?v=${version}`) &&
-    img.complete && img.naturalWidth > 0;
-}"""
-"""Until the importances figure shows the drawing of ``version`` (not the placeholder)."""
+FIGURES_SHOWN = """(versions) => [...document.querySelectorAll("img.study-figure")].every(
+  (img) => img.src.endsWith(`?v=${versions[img.dataset.name]}`) &&
+    img.complete && img.naturalWidth > 0
+)"""
+"""Until every figure shows its drawing of ``versions`` (a placeholder's is ``pending``)."""
 
 STUDY_PAGE_READY = """() =>
   document.getElementById("trial-count").textContent !== "" &&
@@ -175,14 +174,15 @@ def get_json(url: str) -> Any:
         return json.load(answer)
 
 
-def importances_drawn(base: str, study_id: int, wait_s: float = 60.0) -> str:
-    """The version of the study's importances, once they are drawn at its current state."""
+def figures_drawn(base: str, study_id: int, wait_s: float = 60.0) -> dict[str, str]:
+    """The version of each of the study's figures, once all are drawn at its state."""
     deadline = time.monotonic() + wait_s
     while True:
         study = get_json(f"{base}/api/studies/{study_id}")
-        if study["figure_versions"]["importances"] == study["importances_version"]:
-            return str(study["importances_version"])
-        assert time.monotonic() < deadline, "the importances were never drawn"
+        if not study["drawing"]:
+            assert "pending" not in study["figure_versions"].values()
+            return dict(study["figure_versions"])
+        assert time.monotonic() < deadline, "the figures were never drawn"
         time.sleep(0.1)
 
 
@@ -280,10 +280,10 @@ def test_study_page_draws_its_figures_best_code_and_progress(
     page.goto(f"{base_url}/studies/{study_ids(base_url)['mlp']}")
     wait_study_page(page)
     assert figures_loaded(page) == dict.fromkeys(FIGURES, True)
-    # A placeholder first, if the importances were not drawn yet; then, without a
-    # reload, the drawing (the page asks every REFRESH_S seconds).
-    version = importances_drawn(base_url, study_ids(base_url)["mlp"])
-    page.wait_for_function(IMPORTANCES_SHOWN, arg=version, timeout=60_000)
+    # Placeholders first, for the figures not drawn yet; then, without a reload, the
+    # drawings (the page asks every second while some are being drawn).
+    versions = figures_drawn(base_url, study_ids(base_url)["mlp"])
+    page.wait_for_function(FIGURES_SHOWN, arg=versions, timeout=60_000)
     assert "torch.optim" in page.text_content("#best-code")
     assert page.text_content("#progress-text").startswith("6/6 finished")
     assert page.text_content("#best-line").startswith("Best val_loss:")
@@ -411,8 +411,11 @@ def test_a_running_study_page_updates_itself(
     base = server.url()
     watched = watch(context)
     page = watched.page
-    watched.goto(f"{base}/studies/{study_ids(base)['live']}")
+    first = watched.goto(f"{base}/studies/{study_ids(base)['live']}").text()
+    # A fresh server: the page comes at once with placeholders, which fill in by themselves.
+    assert first.count('data-version="pending"') == len(FIGURES)
     wait_study_page(page)
+    page.wait_for_function(FIGURES_SHOWN, arg=figures_drawn(base, study_ids(base)["live"]))
     assert page.text_content("#progress-text").startswith("2/2 finished")
     assert page.locator("#trials tbody tr").count() == 2
     before = page.get_attribute("body", "data-version")
@@ -454,15 +457,17 @@ def test_a_running_study_page_updates_itself(
     assert drawn == api["figures_version"]
     page.wait_for_function(STUDY_PAGE_READY)
     assert all(figures_loaded(page).values())
+    # Each figure follows the study, drawn in the background; the importances follow its
+    # completed trials.
+    versions = figures_drawn(base, study_ids(base)["live"])
+    assert {v for name, v in versions.items() if name != "importances"} == {drawn}
+    page.wait_for_function(FIGURES_SHOWN, arg=versions, timeout=60_000)
     srcs = dict(
         page.eval_on_selector_all(
             "img.study-figure", "imgs => imgs.map((i) => [i.dataset.name, i.src])"
         )
     )
-    assert all(src.endswith(f"?v={drawn}") for name, src in srcs.items() if name != "importances")
-    # The importances follow the completed trials, drawn in the background.
-    version = importances_drawn(base, study_ids(base)["live"])
-    page.wait_for_function(IMPORTANCES_SHOWN, arg=version, timeout=60_000)
+    assert all(src.endswith(f"?v={versions[name]}") for name, src in srcs.items())
     # Figures replaced mid-load may be cancelled; nothing may fail or answer an error.
     assert not [p for p in watched.problems if not p.startswith("failed:")]
 

@@ -2,12 +2,14 @@
 // The study page: everything comes from the JSON API and is written as text, never as
 // markup. Every few seconds it asks whether the study moved on and, if so, shows it; a
 // figure is loaded again only when its version moved (figure_versions): when a trial was
-// added or ended, not on every epoch a trial reports, and for the importances (drawn in
-// the background) when a newer drawing is ready.
+// added or ended, not on every epoch a trial reports. Figures are drawn in the background:
+// until one is drawn at the study's state the page shows its latest drawing (or a
+// placeholder), and asks every second, not every few, while any is still being drawn.
 
 const body = document.body;
 const studyId = body.dataset.studyId;
 const refreshMs = 1000 * Number(body.dataset.refreshS);
+const drawingMs = 1000;
 let version = null;
 let trialColumns = [];
 
@@ -157,8 +159,10 @@ function showFigures(versions) {
 }
 
 async function refresh() {
+  let drawing = false;
   try {
     const study = await getJson(`/api/studies/${studyId}`);
+    drawing = study.drawing.length > 0;
     // The page came with the figures of the state it was drawn at; load those that moved.
     showFigures(study.figure_versions);
     body.dataset.figuresVersion = study.figures_version;
@@ -172,7 +176,7 @@ async function refresh() {
   } catch (error) {
     document.getElementById("updated").textContent = `Could not refresh: ${error.message}`;
   } finally {
-    setTimeout(refresh, refreshMs);
+    setTimeout(refresh, drawing ? drawingMs : refreshMs);
   }
 }
 
