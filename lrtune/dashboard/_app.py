@@ -14,8 +14,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lrtune._exceptions import NotFoundError, StorageError
+from lrtune.dashboard._background import Requests
 from lrtune.dashboard._data import DashboardData, StudyView
 from lrtune.dashboard._figures import optuna_figure, range_test_figure, refine_figure
 from lrtune.dashboard._json import (
@@ -73,7 +75,10 @@ def create_app(
         loopback_only: Serve only requests addressed to a loopback name; for a
             dashboard bound to 127.0.0.1 without a token.
     """
-    middleware = [Middleware(BaseHTTPMiddleware, dispatch=with_headers)]
+    middleware = [
+        Middleware(Counted, requests=data.requests),
+        Middleware(BaseHTTPMiddleware, dispatch=with_headers),
+    ]
     if token is not None:
         middleware.append(Middleware(TokenGate, token=token))
     elif loopback_only:
@@ -90,6 +95,22 @@ def create_app(
     )
     app.state.data = data
     return app
+
+
+class Counted:
+    """Count each request while it is answered (``DashboardData.requests``): the work of
+    the background waits for none to be."""
+
+    def __init__(self, app: ASGIApp, requests: Requests) -> None:
+        self.app = app
+        self.requests = requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with self.requests.serving():
+            await self.app(scope, receive, send)
 
 
 def _routes() -> list[Route | Mount]:

@@ -12,7 +12,9 @@ jobs in order and computes each figure's numbers here (``inputs``), then hands t
 an executor (``drawing_pool``: worker processes) that draws, with at most as many
 drawings under way as the executor draws at once. A job that a newer state of its
 figure replaced before its turn came is skipped: a running study never queues more
-than it can use.
+than it can use. The numbers are computed in the server's process, whose interpreter
+answers requests too: each job first waits (a while) until no request is being answered
+(``Requests``), so that a page's own requests do not wait for its figures' numbers.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import itertools
 import logging
 import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import BrokenExecutor, Executor, Future
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 logger = logging.getLogger(__name__)
@@ -33,6 +36,47 @@ Inputs = Callable[[], tuple[Any, ...]]
 Draw = Callable[[str, tuple[Any, ...]], bytes]
 """Draws figure ``name`` from its numbers, as SVG, in the executor (picklable for a
 process pool: a module's function)."""
+
+
+YIELD_S = 1.0
+"""How long a job waits for the requests being answered to end before it goes on anyway:
+requests that never stop (many open pages) must not stop the drawing."""
+
+
+class Requests:
+    """How many requests are being answered now, and a wait until none is."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """Count a request while it is answered."""
+        self._add(1)
+        try:
+            yield
+        finally:
+            self._add(-1)
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Not count a request while it waits for the background (it would wait for itself)."""
+        self._add(-1)
+        try:
+            yield
+        finally:
+            self._add(1)
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until no request is being answered; whether none is."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count <= 0, timeout_s)
+
+    def _add(self, step: int) -> None:
+        with self._changed:
+            self._count += step
+            self._changed.notify_all()
 
 
 class Drawn(NamedTuple):
@@ -60,6 +104,7 @@ class BackgroundFigures:
         failed: The SVG shown in place of a figure that could not be drawn.
         executor: Where figures are drawn (a function, called when the first figure is).
         at_once: How many drawings may be under way together (the executor's workers).
+        requests: The requests being answered, which each job waits for (``YIELD_S``).
     """
 
     def __init__(
@@ -68,8 +113,10 @@ class BackgroundFigures:
         failed: Callable[[Exception], bytes],
         executor: Callable[[], Executor],
         at_once: int = 1,
+        requests: Requests | None = None,
     ) -> None:
         self._draw = draw
+        self._requests = requests
         self._failed = failed
         self._executor = executor
         self._slots = threading.Semaphore(at_once)
@@ -134,6 +181,8 @@ class BackgroundFigures:
                 if self._wanted.get((job.study_id, job.name)) is not job:
                     continue  # a newer state of the figure came in before this one's turn
             self._slots.acquire()
+            if self._requests is not None:
+                self._requests.wait_idle(YIELD_S)
             try:
                 inputs = job.inputs()
             except Exception as error:  # a bug: the thread must go on with other figures

@@ -28,7 +28,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from lrtune._exceptions import NotFoundError
-from lrtune.dashboard._background import BackgroundFigures
+from lrtune.dashboard._background import BackgroundFigures, Requests
 from lrtune.dashboard._drawing import IMPORTANCES, draw_figure, drawing_pool, worker_count
 from lrtune.dashboard._figures import placeholder
 from lrtune.dashboard._optuna_study import OPTUNA_KIND, OptunaView
@@ -217,8 +217,11 @@ class DashboardData:
         self._marked: dict[int, str | None] = {}
         """The study's marks (``_marks``) when its view was made."""
         self._lock = threading.Lock()
+        self.requests = Requests()
+        """The requests being answered now (counted by the app), which the background's
+        work waits for."""
         self.background = BackgroundFigures(
-            draw_figure, _failed_figure, drawing_pool, at_once=worker_count()
+            draw_figure, _failed_figure, drawing_pool, worker_count(), self.requests
         )
         """Where the studies' figures are drawn."""
         self.range_figures: Figures[bytes] = Figures(limit=RANGE_FIGURES_KEPT)
@@ -250,7 +253,8 @@ class DashboardData:
         if name == IMPORTANCES:
             drawn = self.background.latest(view.id, name)
         else:
-            drawn = self.background.wait(view.id, name, key, FIGURE_WAIT_S)
+            with self.requests.waiting():
+                drawn = self.background.wait(view.id, name, key, FIGURE_WAIT_S)
         return _placeholder(view, name) if drawn is None else drawn.svg
 
     def figure_versions(self, view: StudyView) -> dict[str, str]:

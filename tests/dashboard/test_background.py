@@ -22,7 +22,7 @@ import sqlalchemy
 from starlette.testclient import TestClient
 
 from lrtune.dashboard import DashboardData, create_app
-from lrtune.dashboard._background import BackgroundFigures
+from lrtune.dashboard._background import BackgroundFigures, Requests
 from lrtune.dashboard._data import IMPORTANCES, PENDING, Figures, StudyView
 from lrtune.dashboard._drawing import draw_figure, worker_count
 from lrtune.dashboard._figures import _DRAWING, study_figure, svg
@@ -362,3 +362,23 @@ def test_kept_answers_are_limited_the_oldest_forgotten() -> None:
         kept.get(name, name.encode)
     assert kept.drawn == {"b": b"b", "c": b"c"}
     assert kept.get("a", lambda: b"again") == b"again"
+
+
+def test_the_figures_numbers_wait_for_the_requests_being_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One interpreter answers requests and computes the figures' numbers: a figure's
+    numbers wait until no request is being answered (``YIELD_S`` at most)."""
+    monkeypatch.setattr("lrtune.dashboard._background.YIELD_S", WAIT_S)
+    requests = Requests()
+    computed = threading.Event()
+    pool = ThreadPoolExecutor(1)
+    background = BackgroundFigures(
+        lambda name, inputs: b"svg", lambda error: b"failed", lambda: pool, 1, requests
+    )
+    with requests.serving(), requests.serving(), requests.waiting():  # the 2nd waits
+        background.want(1, {"f": ("k", lambda: (computed.set(),))})
+        assert not computed.wait(0.5)  # the 1st is being answered
+    assert background.wait(1, "f", "k", WAIT_S) == ("k", b"svg") and computed.is_set()
+    background.close()
+    pool.shutdown()
