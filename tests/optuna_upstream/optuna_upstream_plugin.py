@@ -351,17 +351,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             setattr(module, name, replacement)
 
 
-@pytest.fixture(autouse=True)
-def _studies_in_lrtune_storage(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
+@pytest.fixture(autouse=True, scope="module")
+def _studies_in_lrtune_storage(request: pytest.FixtureRequest) -> Iterator[None]:
     """The pruner and TPE tests' studies, in memory in Optuna's own run, in the ``claimed``
     storage: there ``WarmupFirstMedianPruner`` reads through ``completed_at_step`` and
-    ``OneReadTPESampler`` through ``trials_for_sampling``, both ``BatchedStorage``'s."""
+    ``OneReadTPESampler`` through ``trials_for_sampling``, both ``BatchedStorage``'s.
+
+    One storage serves a whole module: each test makes studies of its own in it, and a
+    database per test would cost more than most of these tests.
+    """
     if not any(f".{tests}." in request.module.__name__ for tests in ("pruners_tests", "tpe_tests")):
         yield
         return
-    with StorageSupplier("claimed") as storage:
+    with StorageSupplier("claimed") as storage, pytest.MonkeyPatch.context() as patch:
         create_study = optuna.study.create_study
 
         def in_storage(*args: Any, **kwargs: Any) -> optuna.Study:
@@ -369,8 +371,8 @@ def _studies_in_lrtune_storage(
                 kwargs["storage"] = storage
             return create_study(*args, **kwargs)
 
-        monkeypatch.setattr(optuna.study, "create_study", in_storage)
-        monkeypatch.setattr(optuna, "create_study", in_storage)
+        patch.setattr(optuna.study, "create_study", in_storage)
+        patch.setattr(optuna, "create_study", in_storage)
         yield
 
 
