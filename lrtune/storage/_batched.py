@@ -96,11 +96,12 @@ class BatchedStorage(_CachedStorage):
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
-        del state["_guard"]
+        del state["_guard"], state["engine"]  # the backend pickles without its engine
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
+        self.engine = self.backend.engine
         self._guard = threading.RLock()
 
     # --- transactions ---------------------------------------------------------------------
@@ -165,7 +166,10 @@ class BatchedStorage(_CachedStorage):
         if frozen is None:
             super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
             return
-        known = self._known_distribution(self._own_study[trial_id], param_name)
+        study_id = self._own_study[trial_id]
+        known = self._known_distribution(study_id, param_name) or self._held_elsewhere(
+            study_id, param_name
+        )
         if known is not None:
             distributions.check_distribution_compatibility(known, distribution)
         with self._guard:
@@ -175,6 +179,15 @@ class BatchedStorage(_CachedStorage):
             )
             frozen.params[param_name] = distribution.to_external_repr(param_value_internal)
             frozen.distributions[param_name] = distribution
+
+    def _held_elsewhere(self, study_id: int, name: str) -> distributions.BaseDistribution | None:
+        """The distribution of parameter ``name`` that another trial of this process holds,
+        not yet written, in the same study (two trials run at once in one process)."""
+        with self._guard:
+            for trial_id, held in self._held.items():
+                if self._own_study.get(trial_id) == study_id and name in held.params:
+                    return held.params[name][1]
+        return None
 
     def _known_distribution(
         self, study_id: int, name: str

@@ -25,7 +25,7 @@ from sqlalchemy import exc
 from lrtune._exceptions import StorageError
 from lrtune._optuna import RDB_PRIVATE_METHODS
 from lrtune.storage._trial_sql import trials_of
-from lrtune.storage._url import error_reason
+from lrtune.storage._url import configure_engine, error_reason
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +154,10 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
     def __init__(self, *args: Any, reconnect_s: float = RECONNECT_TIMEOUT_S, **kwargs: Any):
         self.reconnect_s = reconnect_s
         super().__init__(*args, **kwargs)
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)  # a new engine, made by Optuna: lrtune's options again
+        configure_engine(self.engine)
 
     def set_trial_state_values(
         self, trial_id: int, state: TrialState, values: Sequence[float] | None = None

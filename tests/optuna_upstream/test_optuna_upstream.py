@@ -80,21 +80,6 @@ class Expected:
 
 
 EXPECTED_FAILURES = {
-    f"{STORAGES}/test_storages.py::TestStorage::test_set_trial_param[claimed]": Expected(
-        LRTUNE_DIFFERS,
-        # Optuna refuses a parameter whose distribution clashes with another trial's at
-        # once. A trial that lrtune runs holds its parameters until it reports or ends, and
-        # the check sees only those written: of two trials run at once by one process, the
-        # second's clashing parameter is not refused, and both are written as they end.
-        # lrtune's workers run one trial per process, so no study of theirs meets this.
-        "two trials running in one process: a parameter clashing with the other's held, "
-        "unwritten one is not refused",
-    ),
-    f"{STORAGES}/test_storages.py::TestStorage::test_pickle_storage[claimed]": Expected(
-        LRTUNE_DIFFERS,
-        # lrtune never pickles a storage: every worker process opens its own from the URL.
-        "BatchedStorage keeps its backend's engine as an attribute, which cannot be pickled",
-    ),
     "tests/samplers_tests/tpe_tests/test_sampler.py::test_infer_relative_search_space": Expected(
         LRTUNE_DIFFERS,
         # The test passes a Mock(spec=Study); a real study has the per-thread trial cache.
