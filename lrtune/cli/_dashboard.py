@@ -59,7 +59,7 @@ def _warm_up() -> None:
     the server, and a collection need not go through their objects every time."""
     import gc
 
-    from lrtune.dashboard._drawing import start_drawing_pool
+    from lrtune.dashboard import start_drawing_pool
 
     start_drawing_pool()
     gc.collect()
