@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
@@ -23,3 +23,11 @@ def lazy_attributes(package: str, homes: Mapping[str, str]) -> Callable[[str], A
         return value
 
     return __getattr__
+
+
+def homes_by_module(package: str, names_by_module: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """``lazy_attributes``'s ``homes`` from the names each private module of ``package``
+    holds: ``{"_suggest": ("suggest",)}`` gives ``{"suggest": "<package>._suggest"}``."""
+    return {
+        name: f"{package}.{module}" for module, names in names_by_module.items() for name in names
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lrtune._lazy import homes_by_module as _homes_by_module
 from lrtune._lazy import lazy_attributes as _lazy_attributes
 from lrtune.finder._horizon import DEFAULT_KIND
 from lrtune.finder._result import HISTORY_COLUMNS, FinderResult, StopReason
@@ -43,8 +44,7 @@ _LAZY = {
         "suggest",
     ),
 }
-_MODULE_OF = {name: f"{__name__}.{module}" for module, names in _LAZY.items() for name in names}
-__getattr__ = _lazy_attributes(__name__, _MODULE_OF)
+__getattr__ = _lazy_attributes(__name__, _homes_by_module(__name__, _LAZY))
 
 __all__ = [
     "BOUNDS_RATIO",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lrtune._lazy import homes_by_module as _homes_by_module
 from lrtune._lazy import lazy_attributes as _lazy_attributes
 from lrtune.report._refine_text import refine_dict, refine_summary, refine_table
 from lrtune.report._text import (
@@ -147,8 +148,7 @@ _LAZY = {
         "write_report",
     ),
 }
-_MODULE_OF = {name: f"{__name__}.{module}" for module, names in _LAZY.items() for name in names}
-__getattr__ = _lazy_attributes(__name__, _MODULE_OF)
+__getattr__ = _lazy_attributes(__name__, _homes_by_module(__name__, _LAZY))
 
 __all__ = [
     "IMPORTANCE_METHODS",

@@ -274,9 +274,13 @@ class BatchedStorage(_CachedStorage):
             durable = bool(held)
             if not prefetch:
                 return sql.write_intermediate(
-                    connection, trial_id, step, intermediate_value, checked=durable,
+                    connection,
+                    trial_id,
+                    step,
+                    intermediate_value,
+                    checked=durable,
                     wait_for_disk=durable,
-                )  # fmt: skip
+                )
             written, completed = sql.report_and_read_completed(
                 connection, study_id, trial_id, step, intermediate_value, wait_for_disk=durable
             )

@@ -27,13 +27,13 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 
 from lrtune.storage._trial_sql import (
-    MAX_IDS_IN_LIST,
     _build_read,
     _distribution,
     _local,
     _statement,
     read_trials,
     tables,
+    which_trials,
 )
 
 PACKED_DIALECTS = ("sqlite", "postgresql")
@@ -52,12 +52,7 @@ def read_packed_trials(
     dialect = connection.dialect.name
     if dialect not in PACKED_DIALECTS:
         return read_trials(connection, study_id, states, included_ids, id_greater_than)
-    included = {i for i in included_ids if i <= id_greater_than}
-    long_list = len(included) > MAX_IDS_IN_LIST
-    if id_greater_than < 0 or long_list:
-        which = "all"
-    else:
-        which = "included_or_newer" if included else "newer"
+    which, included, long_list = which_trials(included_ids, id_greater_than)
     wanted = None if states is None else [s for s in TrialState if s in states]
     name = f"read_packed_trials:{which}:{wanted is not None}"
     query = _statement(connection, name, lambda _: _build(dialect, which, wanted is not None))

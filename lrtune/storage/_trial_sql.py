@@ -316,17 +316,19 @@ def report_and_read_completed(
 
 
 def _report_and_read(wait_for_disk: bool) -> Callable[[Any], Any]:
-    return lambda dialect: _build_report_and_read(dialect, wait_for_disk)
+    """A builder of ``report_and_read_completed``'s statement (PostgreSQL)."""
 
+    def build(dialect: Any) -> Any:
+        v = tables().intermediate
+        written = _intermediate_if_running(wait_for_disk)(dialect).cte("written")
+        nothing = [
+            cast(literal(None), c.type)
+            for c in (v.c.intermediate_value, v.c.intermediate_value_type)
+        ]
+        marker = select(literal(0), *nothing).select_from(written)
+        return union_all(marker, _completed_query(literal(1)))
 
-def _build_report_and_read(dialect: Any, wait_for_disk: bool) -> Any:
-    v = tables().intermediate
-    written = _intermediate_if_running(wait_for_disk)(dialect).cte("written")
-    nothing = [
-        cast(literal(None), c.type) for c in (v.c.intermediate_value, v.c.intermediate_value_type)
-    ]
-    marker = select(literal(0), *nothing).select_from(written)
-    return union_all(marker, _completed_query(literal(1)))
+    return build
 
 
 def finish(
@@ -612,12 +614,7 @@ def read_trials(
     Trials in ``settled`` that still run come without their child rows (no parameters,
     attributes or values): the caller keeps its own copy of those.
     """
-    included = {i for i in included_ids if i <= id_greater_than}
-    long_list = len(included) > MAX_IDS_IN_LIST
-    if id_greater_than < 0 or long_list:
-        which = "all"
-    else:
-        which = "included_or_newer" if included else "newer"
+    which, included, long_list = which_trials(included_ids, id_greater_than)
     wanted = None if states is None else [s.name for s in TrialState if s in states]
     skipping = 0 < len(settled) <= MAX_IDS_IN_LIST
     name = f"read_trials:{which}:{wanted is not None}:{skipping}"
@@ -636,6 +633,17 @@ def read_trials(
         return []
     grouped = _grouped(connection.execute(children, params))
     return [_frozen(row, grouped[row.trial_id]) for row in rows]
+
+
+def which_trials(included_ids: set[int], id_greater_than: int) -> tuple[str, set[int], bool]:
+    """How ``_get_trials``'s arguments select trials: "all", "included_or_newer" or "newer"
+    (``_build_read``); the ids to list; whether that list is too long for ``IN``, so that
+    every trial is read and the caller filters them (as Optuna falls back)."""
+    included = {i for i in included_ids if i <= id_greater_than}
+    long_list = len(included) > MAX_IDS_IN_LIST
+    if id_greater_than < 0 or long_list:
+        return "all", included, long_list
+    return ("included_or_newer" if included else "newer"), included, long_list
 
 
 def _build_read(which: str, by_state: bool, skipping: bool = False) -> tuple[Any, Any]:

@@ -130,8 +130,9 @@ def _pinger(dialect: Any) -> Any:
     """Ping a connection that sat in the pool over ``PING_AFTER_IDLE_S``; a dead one is
     replaced (``DisconnectionError`` makes the pool open another).
 
-    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a round trip per storage call,
-    about a fifth of a worker's storage time. A connection in steady use skips it; one that dies
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a round trip per storage call
+    (0.07 ms against 0.37 ms for a ``SELECT 1`` transaction on the development machine,
+    ``benchmarks/storage_calls.py``). A connection in steady use skips it; one that dies
     between two close calls fails its statement, which the storage's retries run again on
     a new connection (``ResilientRDBStorage``), as they do for one that dies mid-query.
     """

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lrtune._lazy import homes_by_module as _homes_by_module
 from lrtune._lazy import lazy_attributes as _lazy_attributes
 from lrtune.study._attrs import ATTR
 
@@ -65,8 +66,7 @@ _LAZY = {
     "_warm_start": ("TEMPLATES", "warm_start_params"),
     "_worker": ("run_worker",),
 }
-_MODULE_OF = {name: f"{__name__}.{module}" for module, names in _LAZY.items() for name in names}
-__getattr__ = _lazy_attributes(__name__, _MODULE_OF)
+__getattr__ = _lazy_attributes(__name__, _homes_by_module(__name__, _LAZY))
 
 __all__ = [
     "ATTR",
