@@ -8,7 +8,7 @@ import logging
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -306,9 +306,8 @@ def _load(name: str, storage: str | None) -> optuna.Study:
 def studies(storage: str | None, as_json: bool) -> None:
     """List stored studies with their progress and best value."""
     from lrtune.report import fmt, table
-    from lrtune.study import study_summaries
 
-    summaries = study_summaries(read_studies(storage))
+    summaries = _summaries(storage)
     if as_json:
         click.echo(json.dumps(summaries, indent=2, default=str))
         return
@@ -330,6 +329,21 @@ def studies(storage: str | None, as_json: bool) -> None:
         for s in summaries
     ]
     click.echo(table(headers, rows))
+
+
+def _summaries(storage: str | None) -> list[dict[str, Any]]:
+    """The listing of every stored study: with plain SQL on Optuna's tables, without
+    importing Optuna, except through the gRPC proxy (Optuna's storage, then)."""
+    from lrtune.storage import create_engine_for, resolve_url, storage_backend, study_facts
+    from lrtune.study import study_summaries, summaries
+
+    if storage_backend(storage) == "grpc":
+        return study_summaries(read_studies(storage))
+    engine = create_engine_for(resolve_url(storage), read_only=True)
+    try:
+        return summaries(study_facts(engine))
+    finally:
+        engine.dispose()
 
 
 @click.command()

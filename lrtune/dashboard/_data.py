@@ -36,13 +36,13 @@ from lrtune.dashboard._refine import RefineView, refine_view
 from lrtune.finder import FinderResult
 from lrtune.refine import STUDY_KIND
 from lrtune.report import STUDY_FIGURES, StudyReport, configured_trials, importance_inputs
-from lrtune.storage import Database, RangeTestSummary, study_errors
+from lrtune.storage import Database, RangeTestSummary, study_errors, study_facts
 from lrtune.study import (
     ATTR,
     BETWEEN_TRIALS_S,
     REFINE_RESULT_ATTRS,
     study_kind,
-    study_summaries,
+    summaries,
     trials_state,
 )
 
@@ -282,8 +282,10 @@ class DashboardData:
         return [name for name, key in view.figure_keys().items() if versions[name] != key]
 
     def studies(self) -> list[dict[str, Any]]:
-        """``study_summaries`` of every study, newest first (none before Optuna wrote)."""
-        return study_summaries(self.database.studies)
+        """``summaries`` of every study, newest first (none before Optuna wrote): read
+        with a few aggregate statements, not trial by trial."""
+        assert self.database.engine is not None  # a read-only database has an engine
+        return summaries(study_facts(self.database.engine))
 
     def range_test_groups(self) -> list[list[RangeTestSummary]]:
         """Stored range tests, newest first, those run together (one group) side by side."""

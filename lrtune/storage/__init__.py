@@ -1,16 +1,16 @@
 """Where lrtune keeps its results: a SQLite file or a PostgreSQL database, via SQLAlchemy.
 
-Range tests (``Storage``) load with the package; studies (Optuna) and the storage proxy's
-heartbeat relay (gRPC) load on first use, so that ``lrtune runs`` imports no Optuna.
+URLs and the listing of studies (``study_facts``, plain SQL) load with the package; range
+tests (``Storage``, SQLAlchemy's ORM), studies (Optuna) and the storage proxy's heartbeat
+relay (gRPC) on first use, so that ``lrtune runs`` imports no Optuna and ``lrtune studies``
+neither Optuna nor the ORM.
 """
 
 from typing import TYPE_CHECKING
 
 from lrtune._lazy import lazy_attributes as _lazy_attributes
 from lrtune.storage._heartbeat import Heartbeat
-from lrtune.storage._range_tests import RangeTestSummary
-from lrtune.storage._schema import SCHEMA_VERSION
-from lrtune.storage._storage import Storage
+from lrtune.storage._study_list import StudyFacts, study_facts
 from lrtune.storage._url import DEFAULT_STORAGE, create_engine_for, resolve_url, storage_backend
 
 if TYPE_CHECKING:
@@ -18,10 +18,16 @@ if TYPE_CHECKING:
     from lrtune.storage._database import Database, open_study_storage
     from lrtune.storage._locks import lock_key
     from lrtune.storage._proxy_heartbeats import RelayedHeartbeats, StaleTrialSweeper
+    from lrtune.storage._range_tests import RangeTestSummary
+    from lrtune.storage._schema import SCHEMA_VERSION
+    from lrtune.storage._storage import Storage
     from lrtune.storage._studies import load_study, study_errors, study_names
     from lrtune.storage._trial_sql import Census
 
 _LAZY = {
+    "RangeTestSummary": "lrtune.storage._range_tests",
+    "SCHEMA_VERSION": "lrtune.storage._schema",
+    "Storage": "lrtune.storage._storage",
     "BatchedStorage": "lrtune.storage._batched",
     "Census": "lrtune.storage._trial_sql",
     "Claiming": "lrtune.storage._batched",
@@ -50,6 +56,7 @@ __all__ = [
     "RelayedHeartbeats",
     "StaleTrialSweeper",
     "Storage",
+    "StudyFacts",
     "create_engine_for",
     "load_study",
     "lock_key",
@@ -57,6 +64,7 @@ __all__ = [
     "resolve_url",
     "storage_backend",
     "study_errors",
+    "study_facts",
     "study_names",
     "write_held",
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Container
 
 import optuna
-import sqlalchemy
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import Engine
@@ -21,11 +20,9 @@ from lrtune._optuna import with_trial_cache
 from lrtune.storage._clash import check_optuna_tables
 from lrtune.storage._packed_trials import read_packed_trials
 from lrtune.storage._studies import study_errors
+from lrtune.storage._study_list import has_optuna_tables
 from lrtune.storage._trial_sql import study_exists
 from lrtune.storage._url import engine_options, render_url
-
-OPTUNA_TABLES = ("studies", "trials", "version_info")
-"""Tables whose presence says Optuna has written to a database."""
 
 
 class ReadOnlyRDBStorage(RDBStorage):
@@ -69,8 +66,7 @@ def read_only_studies(engine: Engine) -> optuna.storages.BaseStorage | None:
     """Optuna's cached storage on ``engine`` for reading; ``None`` if Optuna's tables are
     not there (a database that holds only range tests, or nothing yet)."""
     with study_errors(f"Cannot open storage {render_url(engine.url)}"):
-        tables = set(sqlalchemy.inspect(engine).get_table_names())
-        if not tables.issuperset(OPTUNA_TABLES):
+        if not has_optuna_tables(engine):
             return None
         check_optuna_tables(engine, engine.url)
         # The cache keeps finished trials in memory: a reader rereads only the others.

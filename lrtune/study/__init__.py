@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         study_kind,
         study_state,
         study_summaries,
+        summaries,
         trials_state,
     )
     from lrtune.study._warm_start import TEMPLATES, warm_start_params
@@ -61,6 +62,7 @@ _LAZY = {
         "study_kind",
         "study_state",
         "study_summaries",
+        "summaries",
         "trials_state",
     ),
     "_warm_start": ("TEMPLATES", "warm_start_params"),
@@ -103,6 +105,7 @@ __all__ = [
     "study_kind",
     "study_state",
     "study_summaries",
+    "summaries",
     "trials_state",
     "warm_start_params",
 ]

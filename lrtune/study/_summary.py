@@ -1,25 +1,43 @@
-"""One line of facts per stored study, for listings (``lrtune studies``, the dashboard)."""
+"""One line of facts per stored study, for listings (``lrtune studies``, the dashboard).
+
+A listing is built from each study's ``StudyFacts``: read with plain SQL on Optuna's tables
+(``lrtune.storage.study_facts``, no Optuna imported), or from an Optuna storage that has
+no tables to read (the gRPC proxy: ``study_summaries``). Both give the same lines.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+import datetime
+from collections import Counter
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
 
-import optuna
-from optuna.trial import FrozenTrial, TrialState
-
-from lrtune._optuna import study_id_of
+from lrtune.storage import StudyFacts
 from lrtune.study._attrs import ATTR
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial, TrialState
+
+FINISHED_STATES = ("COMPLETE", "PRUNED")
+"""The states of a trial that counts against the budget (by name, as stored)."""
 
 
 def study_summaries(storage: optuna.storages.BaseStorage) -> list[dict[str, Any]]:
-    """Name, task, trial counts, budget and best value of every study, newest first."""
+    """``summaries`` of every study in an Optuna storage, read through it."""
     from lrtune.storage import study_errors
 
     with study_errors("Cannot list studies"):
-        studies = storage.get_all_studies()
-        return [_summary(storage, s) for s in reversed(studies)]
+        return summaries([_facts(storage, s) for s in storage.get_all_studies()])
+
+
+def summaries(
+    facts: Sequence[StudyFacts], now: datetime.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Name, task, trial counts, budget and best value of every study, newest first, at
+    ``now`` (naive UTC; default: now)."""
+    now = now or _utc_now()
+    return [_summary(f, now) for f in reversed(facts)]
 
 
 REFINE_RESULT_ATTRS = ("lr", "winner_lr", "cost_steps")
@@ -34,38 +52,71 @@ def study_kind(user_attrs: dict[str, Any]) -> str:
     return "refine" if user_attrs.get("kind") == "refine" else "optuna"
 
 
-def _summary(storage: optuna.storages.BaseStorage, frozen: Any) -> dict[str, Any]:
-    kind = study_kind(frozen.user_attrs)
-    settings = frozen.user_attrs.get(ATTR, {})
-    trials = storage.get_all_trials(study_id_of(frozen), deepcopy=False)
-    budget = settings.get("n_trials")
-    if kind == "refine":
-        budget = len(trials)
-    states = [t.state for t in trials]
-    finished = sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states)
-    state = (
-        refine_state(frozen.user_attrs, states)
-        if kind == "refine"
-        else trials_state(trials, budget)
-    )
-    directions = [d.name.lower() for d in frozen.directions]
-    complete = [t.values for t in trials if t.state == TrialState.COMPLETE and t.values]
+def _facts(storage: optuna.storages.BaseStorage, frozen: Any) -> StudyFacts:
+    """``StudyFacts`` of a study read through Optuna (its times back in naive UTC)."""
+    from optuna.trial import TrialState
+
+    from lrtune._optuna import study_id_of
+
+    study_id = study_id_of(frozen)
+    trials = storage.get_all_trials(study_id, deepcopy=False)
     starts = [t.datetime_start for t in trials if t.datetime_start is not None]
+    ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
+    return StudyFacts(
+        id=study_id,
+        name=frozen.study_name,
+        directions=[d.name.lower() for d in frozen.directions],
+        user_attrs=dict(frozen.user_attrs),
+        counts=dict(Counter(t.state.name for t in trials)),
+        last_start=_utc(max(starts)) if starts else None,
+        last_end=_utc(max(ends)) if ends else None,
+        complete_values=[
+            list(t.values) for t in trials if t.state == TrialState.COMPLETE and t.values
+        ],
+    )
+
+
+def _summary(facts: StudyFacts, now: datetime.datetime) -> dict[str, Any]:
+    attrs, counts, directions = facts.user_attrs, facts.counts, facts.directions
+    kind = study_kind(attrs)
+    settings = attrs.get(ATTR, {})
+    budget = sum(counts.values()) if kind == "refine" else settings.get("n_trials")
+    finished = sum(counts.get(name, 0) for name in FINISHED_STATES)
+    since = None if facts.last_end is None else (now - facts.last_end).total_seconds()
+    if kind == "refine":
+        state = _refine_state(attrs, counts)
+    else:
+        state = _state(counts, finished, budget, since)
+    values = facts.complete_values
     return {
-        "id": study_id_of(frozen),
-        "name": frozen.study_name,
+        "id": facts.id,
+        "name": facts.name,
         "kind": kind,
-        "task": settings.get("task") or frozen.user_attrs.get("task"),
+        "task": settings.get("task") or attrs.get("task"),
         "state": state,
         "finished": finished,
-        "running": states.count(TrialState.RUNNING),
+        "running": counts.get("RUNNING", 0),
         "budget": budget,
-        "best_value": _best_value(complete, directions),
+        "best_value": _best_value(values, directions),
         "direction": ", ".join(directions),
         "directions": directions,
-        "pareto_front": len(pareto_front(complete, directions)) if len(directions) > 1 else None,
-        "last_start": max(starts) if starts else None,
+        "pareto_front": len(pareto_front(values, directions)) if len(directions) > 1 else None,
+        "last_start": None if facts.last_start is None else _local(facts.last_start),
     }
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _utc(local: datetime.datetime) -> datetime.datetime:
+    """A naive local time (as Optuna reads its times back) as naive UTC."""
+    return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _local(utc: datetime.datetime) -> datetime.datetime:
+    """A naive UTC time as naive local time, as Optuna reads its times back."""
+    return utc.replace(tzinfo=datetime.timezone.utc).astimezone().replace(tzinfo=None)
 
 
 def _best_value(values: list[list[float]], directions: list[str]) -> float | None:
@@ -101,7 +152,7 @@ heartbeat grace period (40 s), after which a silent worker counts as gone."""
 
 
 def study_state(
-    states: list[TrialState],
+    states: Collection[TrialState],
     finished: int,
     budget: int | None,
     *,
@@ -110,13 +161,20 @@ def study_state(
     """``"running"`` (a trial runs now, or the budget is not met and a trial ended less
     than ``BETWEEN_TRIALS_S`` ago: ``since_last_end`` seconds), ``"finished"`` (its budget
     is met), ``"stopped"`` (trials left to run, none running) or ``"new"`` (no trial yet)."""
-    if TrialState.RUNNING in states:
+    return _state(Counter(s.name for s in states), finished, budget, since_last_end)
+
+
+def _state(
+    counts: dict[str, int], finished: int, budget: int | None, since_last_end: float | None
+) -> str:
+    """``study_state`` of a study with ``counts`` trials by state name."""
+    if counts.get("RUNNING", 0):
         return "running"
     if budget is not None and finished >= budget:
         return "finished"
     if budget is not None and _just_ended(since_last_end):
         return "running"  # between two trials
-    return "stopped" if states else "new"
+    return "stopped" if any(counts.values()) else "new"
 
 
 def _just_ended(since_last_end: float | None) -> bool:
@@ -125,21 +183,25 @@ def _just_ended(since_last_end: float | None) -> bool:
 
 
 def trials_state(
-    trials: Sequence[FrozenTrial], budget: int | None, now: datetime | None = None
+    trials: Sequence[FrozenTrial], budget: int | None, now: datetime.datetime | None = None
 ) -> str:
     """``study_state`` of a study with ``trials`` and a trial ``budget`` (``None``: none
-    known), at ``now`` (default: now)."""
-    states = [t.state for t in trials]
-    finished = sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states)
+    known), at ``now`` (naive local time, as Optuna reads its times; default: now)."""
+    counts = Counter(t.state.name for t in trials)
+    finished = sum(counts[name] for name in FINISHED_STATES)
     ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
     # Optuna stores its times in UTC and reads them back as naive local time, as now() is.
-    since = ((now or datetime.now()) - max(ends)).total_seconds() if ends else None
-    return study_state(states, finished, budget, since_last_end=since)
+    since = ((now or datetime.datetime.now()) - max(ends)).total_seconds() if ends else None
+    return _state(counts, finished, budget, since)
 
 
-def refine_state(user_attrs: dict[str, Any], states: list[TrialState]) -> str:
+def refine_state(user_attrs: dict[str, Any], states: Collection[TrialState]) -> str:
     """A refine run's ``study_state``: ``"finished"`` once it wrote its result (its trials
     all end a little before), else as a study without a budget."""
+    return _refine_state(user_attrs, Counter(s.name for s in states))
+
+
+def _refine_state(user_attrs: dict[str, Any], counts: dict[str, int]) -> str:
     if all(key in user_attrs for key in REFINE_RESULT_ATTRS):
         return "finished"
-    return study_state(states, 0, None)
+    return _state(counts, 0, None, None)
