@@ -8,6 +8,7 @@ neither Optuna nor the ORM.
 
 from typing import TYPE_CHECKING
 
+from lrtune._lazy import homes_by_module as _homes_by_module
 from lrtune._lazy import lazy_attributes as _lazy_attributes
 from lrtune.storage._heartbeat import Heartbeat
 from lrtune.storage._study_list import StudyFacts, study_facts
@@ -25,24 +26,19 @@ if TYPE_CHECKING:
     from lrtune.storage._trial_sql import Census
 
 _LAZY = {
-    "RangeTestSummary": "lrtune.storage._range_tests",
-    "SCHEMA_VERSION": "lrtune.storage._schema",
-    "Storage": "lrtune.storage._storage",
-    "BatchedStorage": "lrtune.storage._batched",
-    "Census": "lrtune.storage._trial_sql",
-    "Claiming": "lrtune.storage._batched",
-    "Database": "lrtune.storage._database",
-    "RelayedHeartbeats": "lrtune.storage._proxy_heartbeats",
-    "StaleTrialSweeper": "lrtune.storage._proxy_heartbeats",
-    "load_study": "lrtune.storage._studies",
-    "lock_key": "lrtune.storage._locks",
-    "open_study_storage": "lrtune.storage._database",
-    "study_errors": "lrtune.storage._studies",
-    "study_names": "lrtune.storage._studies",
-    "write_held": "lrtune.storage._batched",
+    "_batched": ("BatchedStorage", "Claiming", "write_held"),
+    "_database": ("Database", "open_study_storage"),
+    "_locks": ("lock_key",),
+    "_proxy_heartbeats": ("RelayedHeartbeats", "StaleTrialSweeper"),
+    "_range_tests": ("RangeTestSummary",),
+    "_schema": ("SCHEMA_VERSION",),
+    "_storage": ("Storage",),
+    "_studies": ("load_study", "study_errors", "study_names"),
+    "_trial_sql": ("Census",),
 }
 
-__getattr__ = _lazy_attributes(__name__, _LAZY)
+_HOMES = _homes_by_module(__name__, _LAZY)
+__getattr__ = _lazy_attributes(__name__, _HOMES)
 
 __all__ = [
     "DEFAULT_STORAGE",

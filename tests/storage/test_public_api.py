@@ -16,7 +16,7 @@ def test_all_is_complete_and_sorted() -> None:
         name
         for name, value in vars(lrtune.storage).items()
         if not name.startswith("_") and getattr(value, "__module__", "").startswith("lrtune")
-    } | set(lrtune.storage._LAZY)
+    } | set(lrtune.storage._HOMES)
     constants = {"DEFAULT_STORAGE", "SCHEMA_VERSION"}
     assert set(lrtune.storage.__all__) == public | constants
     assert all(getattr(lrtune.storage, name) is not None for name in lrtune.storage.__all__)
