@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from lrtune.storage._batched import BatchedStorage, Claiming, write_held
     from lrtune.storage._database import Database, open_study_storage
     from lrtune.storage._locks import lock_key
+    from lrtune.storage._packed_trials import LightTrial
     from lrtune.storage._proxy_heartbeats import RelayedHeartbeats, StaleTrialSweeper
     from lrtune.storage._range_tests import RangeTestSummary
+    from lrtune.storage._read_only import light_studies
     from lrtune.storage._schema import SCHEMA_VERSION
     from lrtune.storage._storage import Storage
     from lrtune.storage._studies import load_study, study_errors, study_names
@@ -29,8 +31,10 @@ _LAZY = {
     "_batched": ("BatchedStorage", "Claiming", "write_held"),
     "_database": ("Database", "open_study_storage"),
     "_locks": ("lock_key",),
+    "_packed_trials": ("LightTrial",),
     "_proxy_heartbeats": ("RelayedHeartbeats", "StaleTrialSweeper"),
     "_range_tests": ("RangeTestSummary",),
+    "_read_only": ("light_studies",),
     "_schema": ("SCHEMA_VERSION",),
     "_storage": ("Storage",),
     "_studies": ("load_study", "study_errors", "study_names"),
@@ -48,12 +52,14 @@ __all__ = [
     "Claiming",
     "Database",
     "Heartbeat",
+    "LightTrial",
     "RangeTestSummary",
     "RelayedHeartbeats",
     "StaleTrialSweeper",
     "Storage",
     "StudyFacts",
     "create_engine_for",
+    "light_studies",
     "load_study",
     "lock_key",
     "open_study_storage",

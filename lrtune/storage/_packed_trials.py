@@ -13,16 +13,34 @@ text), and the attributes' JSON as Optuna stored it.
 A trial's text is ``[params, values, steps, user_attrs, system_attrs]``: ``params`` flat
 (name, internal value, distribution's JSON as a string, ...), ``values`` and ``steps``
 flat (objective or step, value, ...), the attributes as objects.
+
+A page that shows a big study needs less than every trial's rows: ``read_light_trials``
+reads ``LightTrial`` objects, without parameters or intermediate values (their count
+only) and without the user attributes it is told to leave out: without lrtune's
+per-epoch attributes, a quarter to a third of a full read's time (10,000 trials on the
+loaded development machine: 0.30 s against 1.38 s on SQLite, 0.43 s against 1.46 s on
+PostgreSQL). Its text is ``[values, step_count, user_attrs, system_attrs]``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Container, Sequence
+from typing import Any, TypeVar
 
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy import String, Table, case, cast, func, literal, literal_column, select
+from sqlalchemy import (
+    String,
+    Table,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    not_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 
@@ -36,8 +54,39 @@ from lrtune.storage._trial_sql import (
     which_trials,
 )
 
+Made = TypeVar("Made")
+
 PACKED_DIALECTS = ("sqlite", "postgresql")
 """Where the database can pack a trial's rows; elsewhere ``read_trials`` reads them."""
+
+
+class LightTrial(FrozenTrial):
+    """A trial read without its parameters and intermediate values (``steps`` counts
+    them) and without some of its user attributes (``read_light_trials``)."""
+
+    def __init__(self, steps: int, **trial: Any) -> None:
+        super().__init__(**trial)
+        self.steps = steps
+        """How many intermediate values the trial reported."""
+
+    @classmethod
+    def of(cls, trial: FrozenTrial, leave_out: Collection[str]) -> LightTrial:
+        """``trial`` made light: what ``read_light_trials`` reads of the same rows."""
+        return cls(
+            len(trial.intermediate_values),
+            number=trial.number,
+            state=trial.state,
+            value=None,
+            values=trial.values,
+            datetime_start=trial.datetime_start,
+            datetime_complete=trial.datetime_complete,
+            params={},
+            distributions={},
+            user_attrs={k: v for k, v in trial.user_attrs.items() if k not in leave_out},
+            system_attrs=trial.system_attrs,
+            intermediate_values={},
+            trial_id=trial._trial_id,
+        )
 
 
 def read_packed_trials(
@@ -49,27 +98,91 @@ def read_packed_trials(
 ) -> list[FrozenTrial]:
     """What ``read_trials`` reads (the same arguments, the same trials), in one statement
     of one row per trial."""
-    dialect = connection.dialect.name
-    if dialect not in PACKED_DIALECTS:
+    if connection.dialect.name not in PACKED_DIALECTS:
         return read_trials(connection, study_id, states, included_ids, id_greater_than)
-    which, included, long_list = which_trials(included_ids, id_greater_than)
-    wanted = None if states is None else [s for s in TrialState if s in states]
-    name = f"read_packed_trials:{which}:{wanted is not None}"
-    query = _statement(connection, name, lambda _: _build(dialect, which, wanted is not None))
-    params: dict[str, Any] = {"study": study_id, "gt": id_greater_than, "ids": sorted(included)}
-    if wanted is not None:
-        params["states"] = wanted
-    rows = connection.execute(query, params).all()
-    if long_list:
-        rows = [r for r in rows if r[0] in included or r[0] > id_greater_than]
+    which = _Which(study_id, states, included_ids, id_greater_than)
+    return _decoded(_rows(connection, "read_packed_trials", _packed, which), _frozen)
+
+
+def read_light_trials(
+    connection: Connection,
+    study_id: int,
+    states: Container[TrialState] | None,
+    included_ids: set[int],
+    id_greater_than: int,
+    leave_out: Collection[str],
+) -> list[LightTrial]:
+    """The trials ``read_packed_trials`` reads, as ``LightTrial`` objects: without their
+    parameters, intermediate values and the user attributes named in ``leave_out``,
+    which the database neither packs nor Python decodes."""
+    if connection.dialect.name not in PACKED_DIALECTS:
+        trials = read_trials(connection, study_id, states, included_ids, id_greater_than)
+        return [LightTrial.of(trial, leave_out) for trial in trials]
+    which = _Which(study_id, states, included_ids, id_greater_than)
+    rows = _rows(connection, "read_light_trials", _light_packed, which, sorted(leave_out))
+    return _decoded(rows, _light)
+
+
+class _Which:
+    """Which trials ``_get_trials``'s arguments select, as ``_build_read`` takes them."""
+
+    def __init__(
+        self,
+        study_id: int,
+        states: Container[TrialState] | None,
+        included_ids: set[int],
+        id_greater_than: int,
+    ) -> None:
+        self.which, self.included, self.long_list = which_trials(included_ids, id_greater_than)
+        self.states = None if states is None else [s for s in TrialState if s in states]
+        self.id_greater_than = id_greater_than
+        self.params: dict[str, Any] = {
+            "study": study_id,
+            "gt": id_greater_than,
+            "ids": sorted(self.included),
+        }
+        if self.states is not None:
+            self.params["states"] = self.states
+
+    def kept(self, rows: Sequence[Any]) -> list[Any]:
+        """``rows`` (each a trial's, its id first) of the trials selected: all of them
+        unless the list of ids was too long for the statement."""
+        if not self.long_list:
+            return list(rows)
+        return [r for r in rows if r[0] in self.included or r[0] > self.id_greater_than]
+
+
+Packing = Callable[["_Text", Any], Any]
+"""A trial's text, given the dialect's ``_Text`` and its id's column."""
+
+
+def _rows(
+    connection: Connection,
+    name: str,
+    packing: Packing,
+    which: _Which,
+    left_out: list[str] | None = None,
+) -> list[Any]:
+    """The selected trials' rows, each with its text (``packing``), in one statement;
+    ``left_out``: the user attributes ``packing`` leaves out."""
+    dialect = connection.dialect.name
+    by_state = which.states is not None
+    key = f"{name}:{which.which}:{by_state}"
+    query = _statement(connection, key, lambda _: _build(dialect, which.which, by_state, packing))
+    params = which.params if left_out is None else {**which.params, "left_out": left_out}
+    return which.kept(connection.execute(query, params).all())
+
+
+def _decoded(rows: list[Any], make: Callable[[Any, list[Any]], Made]) -> list[Made]:
+    """``make(row, its decoded text)`` of each row."""
     if not rows:
         return []
     # One decoder call for every trial: its cost per trial is far below a call's own.
     packed = json.loads("[" + ",".join(row[-1] for row in rows) + "]")
-    return [_frozen(row, unpacked) for row, unpacked in zip(rows, packed, strict=True)]
+    return [make(row, unpacked) for row, unpacked in zip(rows, packed, strict=True)]
 
 
-def _build(dialect: str, which: str, by_state: bool) -> Any:
+def _build(dialect: str, which: str, by_state: bool, packing: Packing) -> Any:
     trials, _ = _build_read(which, by_state)
     t = tables().trials
     return trials.with_only_columns(
@@ -78,7 +191,7 @@ def _build(dialect: str, which: str, by_state: bool) -> Any:
         t.c.state,
         t.c.datetime_start,
         t.c.datetime_complete,
-        _packed(_Text(dialect), t.c.trial_id).label("packed"),
+        packing(_Text(dialect), t.c.trial_id).label("packed"),
     )
 
 
@@ -128,7 +241,7 @@ def _float(text: _Text, value: Any, kind: Any) -> Any:
 
 def _packed(text: _Text, trial_id: Any) -> Any:
     tb = tables()
-    p, v, i = tb.params, tb.values, tb.intermediate
+    p, i = tb.params, tb.intermediate
     parts = [
         _children(
             text,
@@ -143,18 +256,7 @@ def _packed(text: _Text, trial_id: Any) -> Any:
                 text.string(p.c.distribution_json),
             ],
         ),
-        _children(
-            text,
-            v,
-            trial_id,
-            v.c.objective,
-            "[",
-            "]",
-            [
-                cast(v.c.objective, String),
-                _float(text, v.c.value, v.c.value_type),
-            ],
-        ),
+        _values_text(text, trial_id),
         _children(
             text,
             i,
@@ -173,9 +275,32 @@ def _packed(text: _Text, trial_id: Any) -> Any:
     return _concat(literal("["), *_commas(parts), literal("]"))
 
 
-def _attrs(text: _Text, table: Table, trial_id: Any, order: Any) -> Any:
+def _light_packed(text: _Text, trial_id: Any) -> Any:
+    """``read_light_trials``'s text: ``[values, step_count, user_attrs, system_attrs]``,
+    without the user attributes bound as ``left_out``."""
+    tb = tables()
+    u, i = tb.user_attrs, tb.intermediate
+    steps = select(func.count()).where(i.c.trial_id == trial_id).scalar_subquery()
+    kept = not_(u.c.key.in_(bindparam("left_out", expanding=True)))
+    parts = [
+        _values_text(text, trial_id),
+        cast(steps, String),
+        _attrs(text, u, trial_id, u.c.trial_user_attribute_id, kept),
+        _attrs(text, tb.system_attrs, trial_id, tb.system_attrs.c.trial_system_attribute_id),
+    ]
+    return _concat(literal("["), *_commas(parts), literal("]"))
+
+
+def _values_text(text: _Text, trial_id: Any) -> Any:
+    v = tables().values
+    items = [cast(v.c.objective, String), _float(text, v.c.value, v.c.value_type)]
+    return _children(text, v, trial_id, v.c.objective, "[", "]", items)
+
+
+def _attrs(text: _Text, table: Table, trial_id: Any, order: Any, kept: Any = None) -> Any:
+    """The trial's attributes in ``table`` (those ``kept``, if given) as a JSON object."""
     items = [text.string(table.c.key), literal(":"), table.c.value_json]
-    return _children(text, table, trial_id, order, "{", "}", items, separator=None)
+    return _children(text, table, trial_id, order, "{", "}", items, separator=None, kept=kept)
 
 
 def _children(
@@ -188,20 +313,24 @@ def _children(
     items: Sequence[Any],
     *,
     separator: str | None = ",",
+    kept: Any = None,
 ) -> Any:
-    """The trial's rows of ``table`` in ``order``: their ``items`` between ``opening``
-    and ``closing``, joined by commas (``separator`` between a row's items)."""
+    """The trial's rows of ``table`` in ``order`` (those ``kept``, if given): their
+    ``items`` between ``opening`` and ``closing``, joined by commas (``separator``
+    between a row's items)."""
     parts = list(items) if separator is None else _commas(items)
     element = _concat(*parts)
     if text.postgresql:
-        joined = select(text.joined(element, order)).where(table.c.trial_id == trial_id)
+        owned = select(text.joined(element, order)).where(table.c.trial_id == trial_id)
+        joined = owned if kept is None else owned.where(kept)
     else:
         # SQLite joins in the order the rows come (no ORDER BY inside group_concat before
         # 3.44): from a subquery in that order, which names the outer trial by its SQL
         # (SQLAlchemy correlates no subquery in a FROM clause).
         outer: Any = literal_column(f"{trial_id.table.name}.{trial_id.name}")
         rows = select(element.label("element"), order.label("position"))
-        ordered = rows.where(table.c.trial_id == outer).order_by(order).subquery()
+        rows = rows.where(table.c.trial_id == outer)
+        ordered = (rows if kept is None else rows.where(kept)).order_by(order).subquery()
         joined = select(text.joined(ordered.c.element, ordered.c.position))
     inner = func.coalesce(joined.scalar_subquery(), literal(""))
     return _concat(literal(opening), inner, literal(closing))
@@ -242,6 +371,27 @@ def _frozen(row: Sequence[Any], unpacked: list[Any]) -> FrozenTrial:
         user_attrs=user_attrs,
         system_attrs=system_attrs,
         intermediate_values=dict(zip(steps[0::2], map(float, steps[1::2]), strict=True)),
+        trial_id=trial_id,
+    )
+
+
+def _light(row: Sequence[Any], unpacked: list[Any]) -> LightTrial:
+    """The ``LightTrial`` of ``read_light_trials``'s row."""
+    trial_id, number, state, start, complete, _ = row
+    values, steps, user_attrs, system_attrs = unpacked
+    return LightTrial(
+        steps,
+        number=number,
+        state=state,
+        value=None,
+        values=_values(values),
+        datetime_start=_local(start),
+        datetime_complete=_local(complete),
+        params={},
+        distributions={},
+        user_attrs=user_attrs,
+        system_attrs=system_attrs,
+        intermediate_values={},
         trial_id=trial_id,
     )
 

@@ -8,17 +8,17 @@ the same ``FrozenTrial`` objects.
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Collection, Container
 
 import optuna
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from lrtune._optuna import with_trial_cache
+from lrtune._optuna import backend_of, with_trial_cache
 from lrtune.storage._clash import check_optuna_tables
-from lrtune.storage._packed_trials import read_packed_trials
+from lrtune.storage._packed_trials import read_light_trials, read_packed_trials
 from lrtune.storage._studies import study_errors
 from lrtune.storage._study_list import has_optuna_tables
 from lrtune.storage._trial_sql import study_exists
@@ -30,8 +30,12 @@ class ReadOnlyRDBStorage(RDBStorage):
 
     It creates no table and runs on ``engine``, whose connections refuse writes when the
     engine was opened read-only (``create_engine_for(url, read_only=True)``). Trials are
-    read in bulk (see the module's docstring).
+    read in bulk (see the module's docstring), in full unless it is ``lighter``.
     """
+
+    leave_out: frozenset[str] | None = None
+    """``None``: trials are read in full; else as ``LightTrial`` objects, without the user
+    attributes it names."""
 
     def __init__(self, engine: Engine) -> None:
         url = engine.url.render_as_string(hide_password=False)
@@ -51,7 +55,7 @@ class ReadOnlyRDBStorage(RDBStorage):
         trial_id_greater_than: int,
     ) -> list[FrozenTrial]:
         with self.engine.connect() as connection:
-            trials = read_packed_trials(
+            trials = self._read(
                 connection, study_id, states, included_trial_ids, trial_id_greater_than
             )
             # Only a first read asks whether an empty answer means no study: a later one
@@ -60,6 +64,37 @@ class ReadOnlyRDBStorage(RDBStorage):
             if not trials and first and not study_exists(connection, study_id):
                 raise KeyError(f"No study with study_id {study_id} exists.")  # as Optuna's
             return trials
+
+    def lighter(self, leave_out: Collection[str]) -> ReadOnlyRDBStorage:
+        """This storage (its engine and sessions: no new engine, no version check),
+        reading trials as ``LightTrial`` objects without the user attributes
+        ``leave_out`` names (``read_light_trials``)."""
+        light = object.__new__(type(self))
+        light.__dict__.update(self.__dict__)
+        light.leave_out = frozenset(leave_out)
+        return light
+
+    def _read(
+        self,
+        connection: Connection,
+        study_id: int,
+        states: Container[TrialState] | None,
+        included_trial_ids: set[int],
+        trial_id_greater_than: int,
+    ) -> list[FrozenTrial]:
+        if self.leave_out is None:
+            return read_packed_trials(
+                connection, study_id, states, included_trial_ids, trial_id_greater_than
+            )
+        light = read_light_trials(
+            connection,
+            study_id,
+            states,
+            included_trial_ids,
+            trial_id_greater_than,
+            self.leave_out,
+        )
+        return list(light)
 
 
 def read_only_studies(engine: Engine) -> optuna.storages.BaseStorage | None:
@@ -71,3 +106,15 @@ def read_only_studies(engine: Engine) -> optuna.storages.BaseStorage | None:
         check_optuna_tables(engine, engine.url)
         # The cache keeps finished trials in memory: a reader rereads only the others.
         return with_trial_cache(ReadOnlyRDBStorage(engine))
+
+
+def light_studies(
+    studies: optuna.storages.BaseStorage, leave_out: Collection[str]
+) -> optuna.storages.BaseStorage | None:
+    """Over the backend of ``studies`` (``read_only_studies``), a trial cache of its own
+    whose trials are ``LightTrial`` objects without the user attributes ``leave_out``
+    names; ``None`` if ``studies`` is not such a storage."""
+    backend = backend_of(studies)
+    if not isinstance(backend, ReadOnlyRDBStorage):
+        return None
+    return with_trial_cache(backend.lighter(leave_out))

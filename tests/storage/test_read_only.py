@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 
 from lrtune._exceptions import StorageError
 from lrtune._optuna import backend_of
-from lrtune.storage import Database, Storage
+from lrtune.storage import Database, LightTrial, Storage, light_studies
 from lrtune.storage._read_only import read_only_studies
 from lrtune.storage._url import checked_url
 
@@ -140,3 +140,36 @@ def test_a_study_read_packed_is_read_as_trial_by_trial_to_the_bit(storage_url: s
         AWKWARD_FLOATS
     )
     database.close()
+
+
+def test_light_trials_are_the_full_ones_less_what_they_leave_out(storage_url: str) -> None:
+    """``read_light_trials`` (a big study's dashboard page) reads each trial as
+    ``read_trials`` does, to the bit, less its parameters and intermediate values (it
+    counts them) and the user attributes it is told to leave out; ``light_studies``
+    serves such trials through a trial cache of its own."""
+    from lrtune.storage._packed_trials import read_light_trials
+    from lrtune.storage._trial_sql import read_trials
+
+    _awkward_study(storage_url)
+    leave_out = {"x", 'quote"s \\ é\n'}
+    database = Database.open_read_only(storage_url)
+    study_id = database.studies.get_study_id_from_name("awkward")
+    assert database.engine is not None
+    with database.engine.connect() as connection:
+        for states, included, newer in ((None, set(), -1), ((TrialState.RUNNING,), {2}, 3)):
+            full = read_trials(connection, study_id, states, included, newer)
+            light = read_light_trials(connection, study_id, states, included, newer, leave_out)
+            expected = [LightTrial.of(trial, leave_out) for trial in full]
+            assert full and repr([t.__dict__ for t in light]) == repr(
+                [t.__dict__ for t in expected]
+            )
+            assert [t.steps for t in light] == [len(t.intermediate_values) for t in full]
+    studies = light_studies(database.studies, leave_out)
+    assert studies is not None
+    (first, *_) = studies.get_all_trials(study_id, deepcopy=False)
+    assert isinstance(first, LightTrial) and first.steps == 4 and first.values == [0.1, -math.inf]
+    assert not first.params and not first.intermediate_values and not set(first.user_attrs)
+    assert first.system_attrs["sys"] == [0.1, "ü"]
+    assert "x" in database.studies.get_all_trials(study_id, deepcopy=False)[0].user_attrs
+    database.close()
+
