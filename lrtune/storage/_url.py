@@ -95,15 +95,23 @@ def checked_url(url: str, *, read_only: bool = False) -> URL:
     return _sqlite_read_only(parsed) if read_only else parsed
 
 
+READ_ONLY_OPTIONS = "-c default_transaction_read_only=on -c jit=off"
+"""PostgreSQL settings of a read-only session (the dashboard's). No JIT: a study's read
+is a few index lookups per trial, which PostgreSQL would compile for longer than they
+run once its statistics know the study's size (0.5 s for 10,000 trials, as long as the
+read itself)."""
+
+
 def engine_options(url: URL, *, read_only: bool = False) -> dict[str, Any]:
-    """``create_engine``'s options for ``url``: a short connect timeout, read-only sessions."""
+    """``create_engine``'s options for ``url``: a short connect timeout, read-only sessions
+    (``READ_ONLY_OPTIONS``)."""
     if url.get_backend_name() == "sqlite":
         return {}
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
     if read_only:
-        connect_args["options"] = "-c default_transaction_read_only=on"
+        connect_args["options"] = READ_ONLY_OPTIONS
     return {"connect_args": connect_args} if connect_args else {}
 
 

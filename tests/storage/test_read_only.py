@@ -173,3 +173,17 @@ def test_light_trials_are_the_full_ones_less_what_they_leave_out(storage_url: st
     assert "x" in database.studies.get_all_trials(study_id, deepcopy=False)[0].user_attrs
     database.close()
 
+
+def test_a_read_only_postgresql_session_compiles_no_query(postgres_url: str) -> None:
+    """The dashboard's reads are index lookups per trial: PostgreSQL's JIT, which its
+    statistics turn on for a big study, compiled them for longer than they ran."""
+    _study(postgres_url)
+    database = Database.open_read_only(postgres_url)
+    assert database.engine is not None
+    with database.engine.connect() as connection:
+        shown = [
+            connection.exec_driver_sql(f"SHOW {name}").scalar()
+            for name in ("jit", "default_transaction_read_only")
+        ]
+    assert shown == ["off", "on"]
+    database.close()
