@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         IMPORTANCE_METHODS,
         OPTIMIZER_PREFIX,
         PARAM_PREFIX,
+        PER_EPOCH_ATTRS,
         SCHEDULE_PREFIX,
         TRIAL_COLUMNS,
         EpochCurves,
@@ -101,6 +102,7 @@ _LAZY = {
     "_study_data": (
         "OPTIMIZER_PREFIX",
         "PARAM_PREFIX",
+        "PER_EPOCH_ATTRS",
         "SCHEDULE_PREFIX",
         "TRIAL_COLUMNS",
         "IMPORTANCE_METHODS",
@@ -154,6 +156,7 @@ __all__ = [
     "IMPORTANCE_METHODS",
     "OPTIMIZER_PREFIX",
     "PARAM_PREFIX",
+    "PER_EPOCH_ATTRS",
     "SCHEDULE_PREFIX",
     "STUDY_FIGURES",
     "TRIAL_COLUMNS",

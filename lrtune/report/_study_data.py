@@ -67,6 +67,10 @@ TRIAL_COLUMNS = (
     "duration_s",
 )
 """The leading columns of ``trials_frame``, before the options and per-epoch columns."""
+PER_EPOCH_ATTRS = ("val_losses", "val_metrics", "lrs")
+"""A trial's user attributes that record each epoch (most of what it stores): only the
+frame's per-epoch columns and the top trials read them. The dashboard's page reads its
+trials without them (``StudyReport(per_epoch=False)``)."""
 _TYPES = {
     **dict.fromkeys(("number", "epochs_run", "seed"), "Int64"),
     **dict.fromkeys(("value", "lr", "warmup_ratio", "duration_s"), "float64"),
@@ -206,10 +210,11 @@ def study_objective(study: optuna.Study) -> StudyObjective:
     return StudyObjective(metric or "val_loss", direction)
 
 
-def trials_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial; the columns are described in this module's docstring."""
+def trials_frame(study: optuna.Study, *, per_epoch: bool = True) -> pd.DataFrame:
+    """One row per trial; the columns are described in this module's docstring (without
+    the per-epoch ones unless ``per_epoch``)."""
     trials = study.get_trials(deepcopy=False)
-    epochs = _epoch_count(study, trials)
+    epochs = _epoch_count(study, trials) if per_epoch else 0
     rows = [_row(trial, epochs) for trial in trials]
     frame = pd.DataFrame(rows, columns=_columns(rows, epochs))
     return frame.astype({**_TYPES, **_flag_types(frame)})
@@ -451,11 +456,14 @@ class StudyReport:
     Args:
         study: The study.
         top: How many of the best trials ``tops`` holds.
+        per_epoch: Whether the ``frame`` has the per-epoch columns: not for a study whose
+            trials were read without ``PER_EPOCH_ATTRS`` (the dashboard's page).
     """
 
-    def __init__(self, study: optuna.Study, *, top: int = 5) -> None:
+    def __init__(self, study: optuna.Study, *, top: int = 5, per_epoch: bool = True) -> None:
         self.study = study
         self.top = top
+        self.per_epoch = per_epoch
 
     @cached_property
     def objective(self) -> StudyObjective:
@@ -463,7 +471,7 @@ class StudyReport:
 
     @cached_property
     def frame(self) -> pd.DataFrame:
-        return trials_frame(self.study)
+        return trials_frame(self.study, per_epoch=self.per_epoch)
 
     @cached_property
     def history(self) -> History:
@@ -536,6 +544,8 @@ def _row(trial: FrozenTrial, epochs: int) -> dict[str, Any]:
         row |= _prefixed(PARAM_PREFIX, trial.params)
     row |= _prefixed(OPTIMIZER_PREFIX, config.get("optimizer_params") or {})
     row |= _prefixed(SCHEDULE_PREFIX, config.get("schedule_params") or {})
+    if not epochs:
+        return row
     row |= _per_epoch("val_loss", attrs.get("val_losses"), epochs)
     if "val_metrics" in attrs:
         row |= _per_epoch("val_metric", attrs["val_metrics"], epochs)

@@ -15,6 +15,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from lrtune.report import (
+    PER_EPOCH_ATTRS,
     Importances,
     ParamSlice,
     best_by,
@@ -181,6 +182,18 @@ def test_frame_orders_columns_fixed_then_prefixed_then_per_epoch(real_study: opt
     assert "opt.weight_decay" in opt and "sched.pct_start" in sched
     per_epoch = ["val_loss_1", "val_loss_2", "val_metric_1", "val_metric_2", "lr_1", "lr_2"]
     assert rest == [*opt, *sched, *per_epoch]
+
+
+def test_a_frame_without_per_epoch_columns_is_the_rest_of_the_full_one(
+    real_study: optuna.Study,
+) -> None:
+    """What the dashboard's trial table shows of a study read without ``PER_EPOCH_ATTRS``."""
+    full = trials_frame(real_study)
+    light = trials_frame(real_study, per_epoch=False)
+    per_epoch = [c for c in full.columns if c.startswith(("val_loss_", "val_metric_", "lr_"))]
+    assert per_epoch and list(light.columns) == [c for c in full.columns if c not in per_epoch]
+    pd.testing.assert_frame_equal(light, full[light.columns])
+    assert {"val_losses", "val_metrics", "lrs"} == set(PER_EPOCH_ATTRS)
 
 
 def test_frame_keeps_pruned_diverged_and_failed_trials() -> None:
