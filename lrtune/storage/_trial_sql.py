@@ -621,7 +621,7 @@ def read_trials(
     skipping = 0 < len(settled) <= MAX_IDS_IN_LIST
     name = f"read_trials:{which}:{wanted is not None}:{skipping}"
     trials, children = _statement(
-        connection, name, lambda _: _build_read(which, wanted is not None, skipping)
+        connection, name, lambda dialect: _build_read(which, wanted is not None, skipping, dialect)
     )
     params: dict[str, Any] = {"study": study_id, "gt": id_greater_than, "ids": sorted(included)}
     if wanted is not None:
@@ -654,11 +654,17 @@ def _children_of(connection: Connection, trial_ids: list[int]) -> Iterator[Any]:
 
 
 def _build_children_of(dialect: Any) -> Any:
+    return _children_where(lambda table: _listed(table.c.trial_id, "owners", dialect))
+
+
+def _listed(column: Any, name: str, dialect: Any) -> Any:
+    """``column`` is in the list of ids bound as ``name``: on PostgreSQL one array, so
+    that the statement's text (and the plan the server keeps for it) is the same however
+    many ids there are; elsewhere (or with no dialect given) ``IN`` with one parameter
+    per id."""
     if dialect is postgresql:
-        owners = bindparam("owners", type_=postgresql.ARRAY(Integer))
-        return _children_where(lambda table: table.c.trial_id == any_(owners))
-    listed: Any = bindparam("owners", expanding=True)
-    return _children_where(lambda table: table.c.trial_id.in_(listed))
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(Integer)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def which_trials(included_ids: set[int], id_greater_than: int) -> tuple[str, set[int], bool]:
@@ -672,7 +678,9 @@ def which_trials(included_ids: set[int], id_greater_than: int) -> tuple[str, set
     return ("included_or_newer" if included else "newer"), included, long_list
 
 
-def _build_read(which: str, by_state: bool, skipping: bool = False) -> tuple[Any, Any]:
+def _build_read(
+    which: str, by_state: bool, skipping: bool = False, dialect: Any = None
+) -> tuple[Any, Any]:
     """The two statements of ``read_trials``: its trials, and their child rows (none for
     the ``settled`` ones still running, if ``skipping``)."""
     t = tables().trials
@@ -683,10 +691,10 @@ def _build_read(which: str, by_state: bool, skipping: bool = False) -> tuple[Any
     if which == "newer":
         query = query.where(newer)
     elif which == "included_or_newer":
-        query = query.where(or_(t.c.trial_id.in_(bindparam("ids", expanding=True)), newer))
+        query = query.where(or_(_listed(t.c.trial_id, "ids", dialect), newer))
     owners = query.with_only_columns(t.c.trial_id)
     if skipping:
-        settled = t.c.trial_id.in_(bindparam("settled", expanding=True))
+        settled = _listed(t.c.trial_id, "settled", dialect)
         owners = owners.where(not_(and_(settled, t.c.state == TrialState.RUNNING)))
     return query.order_by(t.c.trial_id), _children(owners)
 

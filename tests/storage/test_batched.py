@@ -483,3 +483,28 @@ def _literal(value: Any) -> str:
     if isinstance(value, list):
         return f"ARRAY[{', '.join(str(int(v)) for v in value)}]::integer[]"
     return str(int(value))
+
+
+@pytest.mark.postgres
+def test_a_reread_has_one_text_however_many_trials_run(postgres_url: str) -> None:
+    """On PostgreSQL the ids of the unfinished trials go as one array: the statement's text,
+    and the plan the server keeps for it, do not change with how many trials run (with a
+    parameter per id, 2,000 running trials made a new text of 2,000 parameters at each
+    change)."""
+    with Database.open(postgres_url) as database:
+        assert database.engine is not None
+        study = new_study(database.studies, "texts")
+        running = [study.ask() for _ in range(3)]
+        texts: list[set[str]] = []
+
+        def seen(_c: Any, _cursor: Any, sql: str, *_: Any) -> None:
+            texts[-1].add(sql)
+
+        with database.engine.connect() as connection:
+            event.listen(connection, "before_cursor_execute", seen)
+            for count in (1, 3):
+                texts.append(set())
+                ids = {trial_id_of(trial) for trial in running[:count]}
+                found = trial_sql.read_trials(connection, study_id_of(study), None, ids, 0)
+                assert len(found) == 3
+        assert texts[0] == texts[1] and len(texts[0]) == 2
