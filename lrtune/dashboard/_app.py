@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lrtune._collector import collector_paused
 from lrtune._exceptions import NotFoundError, StorageError
 from lrtune.dashboard._background import Requests
 from lrtune.dashboard._data import DashboardData, StudyView
@@ -254,11 +255,16 @@ def api_study(request: Request) -> Response:
 def api_trials(request: Request) -> Response:
     view = _data(request).study(request.path_params["study_id"])
     if isinstance(view, StudyView):
-        made = view.answers.get("trials", lambda: bytes(JSONResponse(trials_json(view)).body))
+        made = view.answers.get("trials", lambda: _trials_body(view))
         return Response(made, media_type="application/json")
     if isinstance(view, OptunaView):
         return JSONResponse(optuna_trials_json(view))
     return JSONResponse(refine_trials_json(view))
+
+
+def _trials_body(view: StudyView) -> bytes:
+    with collector_paused():  # a big study's table: many objects, no garbage
+        return bytes(JSONResponse(trials_json(view)).body)
 
 
 def api_range_tests(request: Request) -> Response:

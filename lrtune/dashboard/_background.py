@@ -13,8 +13,9 @@ an executor (``drawing_pool``: worker processes) that draws, with at most as man
 drawings under way as the executor draws at once. A job that a newer state of its
 figure replaced before its turn came is skipped: a running study never queues more
 than it can use. The numbers are computed in the server's process, whose interpreter
-answers requests too: each job first waits (a while) until no request is being answered
-(``Requests``), so that a page's own requests do not wait for its figures' numbers.
+answers requests too: each job first waits (a while) until no request has been answered
+for a moment (``Requests``), so that a page's own requests, which come one after another
+(the HTML, its figures, its JSON), do not wait for its figures' numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import BrokenExecutor, Executor, Future
 from contextlib import contextmanager
@@ -38,9 +40,14 @@ Draw = Callable[[str, tuple[Any, ...]], bytes]
 process pool: a module's function)."""
 
 
-YIELD_S = 1.0
-"""How long a job waits for the requests being answered to end before it goes on anyway:
-requests that never stop (many open pages) must not stop the drawing."""
+YIELD_S = 2.0
+"""How long a job waits for the requests to pause before it goes on anyway: requests
+that never stop (many open pages) must not stop the drawing."""
+
+QUIET_S = 0.25
+"""How long no request must have been answered before a job goes on: a page's requests
+come one after another, a few milliseconds apart, and each would find the interpreter
+busy with the job's numbers (seconds for a big study's read)."""
 
 
 class Requests:
@@ -48,6 +55,7 @@ class Requests:
 
     def __init__(self) -> None:
         self._count = 0
+        self._last_end = -float("inf")
         self._changed = threading.Condition()
 
     @contextmanager
@@ -57,7 +65,7 @@ class Requests:
         try:
             yield
         finally:
-            self._add(-1)
+            self._add(-1, ended=True)
 
     @contextmanager
     def waiting(self) -> Iterator[None]:
@@ -68,14 +76,26 @@ class Requests:
         finally:
             self._add(1)
 
-    def wait_idle(self, timeout_s: float) -> bool:
-        """Wait (at most ``timeout_s``) until no request is being answered; whether none is."""
+    def wait_idle(self, timeout_s: float, quiet_s: float = 0.0) -> bool:
+        """Wait (at most ``timeout_s``) until no request is being answered, nor has been
+        for ``quiet_s``; whether that is so."""
+        deadline = time.monotonic() + timeout_s
         with self._changed:
-            return self._changed.wait_for(lambda: self._count <= 0, timeout_s)
+            while True:
+                now = time.monotonic()
+                quiet_from = self._last_end + quiet_s
+                if self._count <= 0 and now >= quiet_from:
+                    return True
+                if now >= deadline:
+                    return False
+                until = deadline if self._count > 0 else min(deadline, quiet_from)
+                self._changed.wait(until - now)
 
-    def _add(self, step: int) -> None:
+    def _add(self, step: int, *, ended: bool = False) -> None:
         with self._changed:
             self._count += step
+            if ended:
+                self._last_end = time.monotonic()
             self._changed.notify_all()
 
 
@@ -182,7 +202,7 @@ class BackgroundFigures:
                     continue  # a newer state of the figure came in before this one's turn
             self._slots.acquire()
             if self._requests is not None:
-                self._requests.wait_idle(YIELD_S)
+                self._requests.wait_idle(YIELD_S, QUIET_S)
             try:
                 inputs = job.inputs()
             except Exception as error:  # a bug: the thread must go on with other figures

@@ -11,6 +11,14 @@ trial was added or ended (``figures_version``): a reported epoch keeps the drawi
 Parameter importances depend only on the completed trials (``importances_version``).
 Until a figure is drawn at the study's state, its request gets the latest drawing of an
 earlier state, or a placeholder, at once; the page swaps the drawing in when it is ready.
+
+A study lrtune made is read twice, apart. Its page (the version, the summary, the trial
+table) reads ``LightTrial`` objects: no parameters, no intermediate values (their count)
+and none of the per-epoch attributes (``PER_EPOCH_ATTRS``), which it does not show: a
+quarter to a third of a full read's time (``read_light_trials``). Its figures' numbers
+come from the study read in full (``StudyView.report``) by the background, when the
+first figure's turn comes, not by a request; they may so show a state a little newer
+than the one their version names (the next request that sees it has them drawn again).
 """
 
 from __future__ import annotations
@@ -22,11 +30,13 @@ import time
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from lrtune._collector import collector_paused
 from lrtune._exceptions import NotFoundError
 from lrtune.dashboard._background import BackgroundFigures, Requests
 from lrtune.dashboard._drawing import IMPORTANCES, draw_figure, drawing_pool, worker_count
@@ -35,8 +45,21 @@ from lrtune.dashboard._optuna_study import OPTUNA_KIND, OptunaView
 from lrtune.dashboard._refine import RefineView, refine_view
 from lrtune.finder import FinderResult
 from lrtune.refine import STUDY_KIND
-from lrtune.report import STUDY_FIGURES, StudyReport, configured_trials, importance_inputs
-from lrtune.storage import Database, RangeTestSummary, study_errors, study_facts
+from lrtune.report import (
+    PER_EPOCH_ATTRS,
+    STUDY_FIGURES,
+    StudyReport,
+    configured_trials,
+    importance_inputs,
+)
+from lrtune.storage import (
+    Database,
+    LightTrial,
+    RangeTestSummary,
+    light_studies,
+    study_errors,
+    study_facts,
+)
 from lrtune.study import (
     ATTR,
     BETWEEN_TRIALS_S,
@@ -125,7 +148,12 @@ def refine_version(study: StudySnapshot) -> str:
 
 def _trial_marks(study: StudySnapshot) -> list[tuple[int, int, int]]:
     trials = study.get_trials(deepcopy=False)
-    return [(t.number, t.state.value, len(t.intermediate_values)) for t in trials]
+    return [(t.number, t.state.value, _steps(t)) for t in trials]
+
+
+def _steps(trial: FrozenTrial) -> int:
+    """How many intermediate values ``trial`` reported (a ``LightTrial`` counts them)."""
+    return trial.steps if isinstance(trial, LightTrial) else len(trial.intermediate_values)
 
 
 def _digest(marks: object) -> str:
@@ -166,12 +194,17 @@ class Figures(Generic[Made]):
 
 @dataclass
 class StudyView:
-    """One state of one study: its report data and the figures drawn from it so far."""
+    """One state of one study: its page's data, its figures' data (read on first use) and
+    the figures drawn from it so far."""
 
     id: int
     name: str
     version: str
-    report: StudyReport
+    page: StudyReport
+    """Of the page's read (``LightTrial`` objects): the summary, the trial table (no
+    per-epoch columns) and the placeholders."""
+    read: Callable[[], StudySnapshot] = field(repr=False)
+    """Reads the study in full, for ``report``."""
     figures_version: str = ""
     """``figures_version``: what the page's figures are drawn at."""
     importances_version: str = ""
@@ -181,6 +214,13 @@ class StudyView:
     answers: Figures[Any] = field(default_factory=Figures)
     """Answers other than figures made from this state (the trial table's JSON, the
     study's summary)."""
+
+    @cached_property
+    def report(self) -> StudyReport:
+        """The figures' data, of the study read in full (``read``) on first use: by the
+        background, which computes the figures' numbers."""
+        with collector_paused():
+            return StudyReport(self.read(), top=TOP_TRIALS)
 
     def figure_keys(self) -> dict[str, str]:
         """The state each figure is drawn at: ``figures_version``, and for the
@@ -214,6 +254,7 @@ class DashboardData:
         assert range_tests is not None  # a read-only database has an engine
         self.range_tests = range_tests
         self._views: dict[int, View] = {}
+        self._page_studies: optuna.storages.BaseStorage | None = None
         self._marked: dict[int, str | None] = {}
         """The study's marks (``_marks``) when its view was made."""
         self._lock = threading.Lock()
@@ -318,11 +359,30 @@ class DashboardData:
                 name = None
             if name is None:
                 raise NotFoundError(f"No study with id {study_id} in {self.url}")
-            snapshot = StudySnapshot(name, storage)
-        view = self._view(study_id, snapshot)
+            kind = study_kind(storage.get_study_user_attrs(study_id))
+            with collector_paused():
+                snapshot = StudySnapshot(name, self._reader_of(kind))
+        with collector_paused():
+            view = self._view(study_id, snapshot)
         with self._lock:
             self._marked[study_id] = marks
         return view
+
+    def _reader_of(self, kind: str) -> optuna.storages.BaseStorage:
+        """Where the page of a study of ``kind`` reads it: a study lrtune made, as
+        ``LightTrial`` objects without ``PER_EPOCH_ATTRS`` (a trial cache of its own); a
+        refine run or another Optuna study, in full (their pages show every epoch)."""
+        storage = self.database.studies
+        if kind in (STUDY_KIND, OPTUNA_KIND):
+            return storage
+        with self._lock:
+            if self._page_studies is None:
+                self._page_studies = light_studies(storage, PER_EPOCH_ATTRS) or storage
+            return self._page_studies
+
+    def _read_in_full(self, name: str) -> Callable[[], StudySnapshot]:
+        """Reads study ``name`` in full (its figures' numbers)."""
+        return lambda: StudySnapshot(name, self.database.studies)
 
     def _marks(self, study_id: int) -> str | None:
         """What ``study_marks`` says of the study, and whether its last trial ended too
@@ -345,7 +405,8 @@ class DashboardData:
                 elif kind == OPTUNA_KIND:
                     view = OptunaView(study_id, snapshot.study_name, version, snapshot)
                 else:
-                    view = _study_view(study_id, version, snapshot)
+                    read = self._read_in_full(snapshot.study_name)
+                    view = _study_view(study_id, version, snapshot, read)
                     self._draw(view)
                 self._views[study_id] = view
             return view
@@ -365,12 +426,15 @@ def _check_id(given: int, message: str) -> None:
         raise NotFoundError(message)
 
 
-def _study_view(study_id: int, version: str, snapshot: StudySnapshot) -> StudyView:
+def _study_view(
+    study_id: int, version: str, snapshot: StudySnapshot, read: Callable[[], StudySnapshot]
+) -> StudyView:
     return StudyView(
         study_id,
         snapshot.study_name,
         version,
-        StudyReport(snapshot, top=TOP_TRIALS),
+        StudyReport(snapshot, top=TOP_TRIALS, per_epoch=False),
+        read,
         figures_version=figures_version(snapshot),
         importances_version=importances_version(snapshot),
         state=lrtune_state(snapshot),
@@ -384,7 +448,7 @@ def _failed_figure(error: Exception) -> bytes:
 def _placeholder(view: StudyView, name: str) -> bytes:
     """What a figure shows until it is first drawn."""
     if name == IMPORTANCES:
-        completed = len(view.report.history.numbers)
+        completed = len(view.page.history.numbers)
         return placeholder(f"Computing the importances of {completed:,} completed trials…")
-    trials = len(view.report.study.get_trials(deepcopy=False))
+    trials = len(view.page.study.get_trials(deepcopy=False))
     return placeholder(f"Drawing this figure of {trials:,} trials…")

@@ -60,7 +60,7 @@ def study_json(
 
 
 def _study_summary(view: StudyView) -> dict[str, Any]:
-    study = view.report.study
+    study = view.page.study
     trials = study.get_trials(deepcopy=False)
     counts = {state.name: 0 for state in TrialState}
     for trial in trials:
@@ -68,7 +68,7 @@ def _study_summary(view: StudyView) -> dict[str, Any]:
     finished = counts["COMPLETE"] + counts["PRUNED"]
     settings = read_settings(study) if has_settings(study) else None
     budget = None if settings is None else settings.n_trials
-    objective = view.report.objective
+    objective = view.page.objective
     return plain(
         {
             "id": view.id,
@@ -92,7 +92,7 @@ def _study_summary(view: StudyView) -> dict[str, Any]:
 def trials_json(view: StudyView) -> dict[str, Any]:
     """The trial table: ``trials_frame``'s columns without the per-epoch ones, and one
     list of values per trial in ``rows``."""
-    frame = view.report.frame
+    frame = view.page.frame
     columns = [
         *TRIAL_COLUMNS,
         *(c for c in frame.columns if c.startswith((OPTIMIZER_PREFIX, SCHEDULE_PREFIX))),
@@ -104,10 +104,15 @@ def trials_json(view: StudyView) -> dict[str, Any]:
 def _plain_column(column: pd.Series) -> list[Any]:
     """``plain`` of each value of ``column``, a column at a time: a cell at a time is most
     of a big study's table (10,000 trials, 20 columns)."""
+    if pd.api.types.is_datetime64_any_dtype(column.dtype) and column.dt.tz is None:
+        shown = np.datetime_as_string(column.to_numpy(), unit="s")  # ISO, to the second
+        return [None if text == "NaT" else text for text in shown.tolist()]
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
         return _nones(column.dt.strftime("%Y-%m-%dT%H:%M:%S"))
     if pd.api.types.is_float_dtype(column.dtype):
-        return _nones(column.where(np.isfinite(column.to_numpy(np.float64, na_value=np.nan))))
+        numbers = column.to_numpy(np.float64, na_value=np.nan)
+        finite = np.isfinite(numbers).tolist()
+        return [n if ok else None for n, ok in zip(numbers.tolist(), finite, strict=True)]
     values = _nones(column)
     if set(map(type, values)) <= _PLAIN_TYPES:
         return values
@@ -120,7 +125,9 @@ _PLAIN_TYPES = {str, int, bool, type(None)}
 
 def _nones(column: pd.Series) -> list[Any]:
     """``column``'s values, ``None`` where missing."""
-    return list(column.astype(object).where(column.notna(), None))
+    missing = column.isna().to_numpy().tolist()
+    values = column.to_numpy(object).tolist()
+    return [None if gone else value for value, gone in zip(values, missing, strict=True)]
 
 
 def optuna_json(view: OptunaView) -> dict[str, Any]:
@@ -214,7 +221,7 @@ def range_test_groups_json(groups: Sequence[Sequence[RangeTestSummary]]) -> list
 
 def _best(view: StudyView) -> dict[str, Any] | None:
     try:
-        found = best_config(view.report.study)
+        found = best_config(view.page.study)
     except (ValueError, StudyError):  # nothing completed yet, or not an lrtune study
         return None
     return best_dict(found)

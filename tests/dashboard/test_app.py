@@ -13,6 +13,7 @@ from pathlib import Path
 import optuna
 import pytest
 import sqlalchemy
+from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
 from lrtune.dashboard import DashboardData, create_app
@@ -24,9 +25,10 @@ from lrtune.dashboard._data import (
     study_version,
 )
 from lrtune.dashboard._figures import refine_figure, study_figure
+from lrtune.dashboard._json import _study_summary, trials_json
 from lrtune.dashboard._refine import RefineView
 from lrtune.refine import RefineResult, result_from_study
-from lrtune.report import StudyReport
+from lrtune.report import PER_EPOCH_ATTRS, StudyReport
 from lrtune.report._refine_text import refine_dict
 from lrtune.report._study_plots import REPORT_FILES, STUDY_FIGURES
 from lrtune.report._text import fmt, interval_text
@@ -94,6 +96,32 @@ def test_trials_api_has_one_row_per_trial_with_its_options(client: TestClient) -
     assert columns[:6] == ["number", "state", "value", "optimizer", "lr", "schedule"]
     assert any(c.startswith("opt.") for c in columns)
     assert [row[0] for row in table["rows"]] == list(range(6))
+
+
+def test_a_study_page_reads_no_per_epoch_record_yet_shows_the_same(dashboard_db: str) -> None:
+    """A study's page reads its trials without parameters, intermediate values and
+    per-epoch attributes (``PER_EPOCH_ATTRS``: most of what a trial stores), none of which
+    it shows: its version, summary and trial table are those of the study read in full."""
+    data = DashboardData(dashboard_db)
+    client = TestClient(create_app(data), base_url="http://127.0.0.1")
+    study_id = study_ids(client)["mlp"]
+    assert client.get(f"/studies/{study_id}").status_code == 200
+    view = data.study(study_id)
+    assert isinstance(view, StudyView)
+    read = view.page.study.get_trials(deepcopy=False)
+    assert read and not any(t.params or t.intermediate_values for t in read)
+    assert not any(set(PER_EPOCH_ATTRS) & set(t.user_attrs) for t in read)
+    full = StudySnapshot("mlp", data.database.studies)
+    assert all("val_losses" in t.user_attrs for t in full.get_trials(deepcopy=False))
+    assert (study_version(full), figures_version(full)) == (view.version, view.figures_version)
+    in_full = dataclasses.replace(view, page=StudyReport(full, per_epoch=False))
+    served = client.get(f"/api/studies/{study_id}/trials").json()
+    assert served == json.loads(JSONResponse(trials_json(in_full)).body)
+    summary = client.get(f"/api/studies/{study_id}").json()
+    assert {k: v for k, v in summary.items() if k not in ("figure_versions", "drawing")} == (
+        json.loads(JSONResponse(_study_summary(in_full)).body)
+    )
+    data.close()
 
 
 def wait_for_importances(client: TestClient, study_id: int, wait_s: float = 60.0) -> None:

@@ -299,9 +299,12 @@ def test_a_pages_figures_are_answered_without_a_query(
     _, data, client, gate = live
     study = api(client)
     queries: list[str] = []
-    sqlalchemy.event.listen(
-        data.database.engine, "before_cursor_execute", lambda *args: queries.append(args[2])
-    )
+
+    def asked(*args: Any) -> None:  # by a request: the background reads the study itself
+        if threading.current_thread().name != "lrtune-dashboard-figures":
+            queries.append(args[2])
+
+    sqlalchemy.event.listen(data.database.engine, "before_cursor_execute", asked)
     pending = [f"/studies/{study['id']}/figures/{n}.svg?v={PENDING}" for n in STUDY_FIGURES]
     assert all(client.get(path).status_code == 200 for path in pending)
     assert queries == []  # placeholders, while the gate is shut
@@ -380,5 +383,28 @@ def test_the_figures_numbers_wait_for_the_requests_being_answered(
         background.want(1, {"f": ("k", lambda: (computed.set(),))})
         assert not computed.wait(0.5)  # the 1st is being answered
     assert background.wait(1, "f", "k", WAIT_S) == ("k", b"svg") and computed.is_set()
+    background.close()
+    pool.shutdown()
+
+
+def test_the_figures_numbers_wait_for_the_requests_to_pause(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A page's requests come one after another: a figure's numbers (a big study's read,
+    seconds) wait until none has been answered for ``QUIET_S``, not only until none is
+    being answered, which the gaps between them are."""
+    monkeypatch.setattr("lrtune.dashboard._background.YIELD_S", WAIT_S)
+    monkeypatch.setattr("lrtune.dashboard._background.QUIET_S", 1.0)
+    requests = Requests()
+    computed = threading.Event()
+    pool = ThreadPoolExecutor(1)
+    background = BackgroundFigures(
+        lambda name, inputs: b"svg", lambda error: b"failed", lambda: pool, 1, requests
+    )
+    with requests.serving():  # the page's HTML asks for its figures
+        background.want(1, {"f": ("k", lambda: (computed.set(),))})
+    assert not computed.wait(0.3)  # between two of the page's requests
+    assert background.wait(1, "f", "k", WAIT_S) == ("k", b"svg") and computed.is_set()
+    assert not requests.wait_idle(0.1, quiet_s=WAIT_S) and requests.wait_idle(WAIT_S)
     background.close()
     pool.shutdown()
