@@ -44,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 
+from lrtune._optuna import trial_id_of
 from lrtune.storage._trial_sql import (
     _build_read,
     _distribution,
@@ -85,7 +86,7 @@ class LightTrial(FrozenTrial):
             user_attrs={k: v for k, v in trial.user_attrs.items() if k not in leave_out},
             system_attrs=trial.system_attrs,
             intermediate_values={},
-            trial_id=trial._trial_id,
+            trial_id=trial_id_of(trial),
         )
 
 
