@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import threading
 from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -362,15 +363,14 @@ class BatchedStorage(_CachedStorage):
             with self._guard:
                 own = set(self._own)
             settled = {i for i in unfinished - own if _settled(cached.get(i))}
-            trials = self.backend.read_trials_but_settled(study_id, unfinished, last, settled)
-            running = {trial_id_of(t) for t in trials if t.state == TrialState.RUNNING}
-            kept = settled & running  # as cached
-            return [t for t in trials if trial_id_of(t) not in kept]
+            # Those of ``settled`` that still run are left out, to their cached copies.
+            return self.backend.read_trials_but_settled(study_id, unfinished, last, settled)
 
         return refresh_trial_cache(self, study_id, read)
 
     def record_heartbeat(self, trial_id: int) -> None:
-        self._transaction(lambda c: sql.beat(c, trial_id), "record_heartbeat")
+        beat = functools.partial(sql.beat, trial_id=trial_id, wait_for_disk=False)
+        self._transaction(beat, "record_heartbeat")
 
     # --- reads for pruners and claims ------------------------------------------------------
 

@@ -199,8 +199,8 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         self, study_id: int, included_trial_ids: set[int], trial_id_greater_than: int,
         settled: Collection[int],
     ) -> list[FrozenTrial]:  # fmt: skip
-        """``_get_trials`` of every state, where the trials in ``settled`` that still run
-        come without parameters, attributes or values (``read_trials``)."""
+        """``_get_trials`` of every state, less the trials in ``settled`` that still run
+        (``read_trials``): the caller keeps its own copies of those."""
 
         def read() -> list[FrozenTrial]:
             return trials_of(

@@ -256,6 +256,30 @@ def test_a_report_commits_lazily_and_only_its_own_transaction(
         assert stored.intermediate_values == {0: 0.5, 1: 0.5}
 
 
+@pytest.mark.postgres
+def test_a_heartbeat_of_its_own_commits_lazily_and_the_claims_waits(postgres_url: str) -> None:
+    """A beat in a transaction of its own (every 10 s of a running trial) need not wait
+    for the disk; the first beat, in the claim's transaction, leaves the claim durable."""
+    with Database.open(postgres_url) as database:
+        study = new_study(database.studies, "beats")
+        trial = claimed_trial(database, study)
+        engine = database.engine
+        assert engine is not None
+        settings = []
+        for wait_for_disk in (False, True):
+            with engine.begin() as connection:
+                trial_sql.beat(connection, trial_id_of(trial), wait_for_disk=wait_for_disk)
+                settings.append(connection.exec_driver_sql("SHOW synchronous_commit").scalar())
+        assert settings == ["off", "on"]
+        seen: list[str] = []
+        event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+        storage_of(study).record_heartbeat(trial_id_of(trial))
+        assert any("set_config" in sql and "trial_heartbeats" in sql for sql in seen), seen
+        with engine.connect() as connection:
+            beats = "SELECT count(*) FROM trial_heartbeats WHERE trial_id = %(id)s"
+            assert connection.exec_driver_sql(beats, {"id": trial_id_of(trial)}).scalar() == 1
+
+
 def report_at_3(trial: optuna.Trial, value: float) -> float:
     if value != 2.0:
         trial.report(value, 3)
