@@ -700,15 +700,31 @@ def _build_read(
     if by_state:
         query = query.where(t.c.state.in_(bindparam("states", expanding=True)))
     newer = t.c.trial_id > bindparam("gt")
+    listed = _listed(t.c.trial_id, "ids", dialect)
     if which == "newer":
         query = query.where(newer)
     elif which == "included_or_newer":
-        query = query.where(or_(_listed(t.c.trial_id, "ids", dialect), newer))
+        if dialect is postgresql:  # see _included_or_newer
+            return _included_or_newer(query, newer), None
+        query = query.where(or_(listed, newer))
     owners = query.with_only_columns(t.c.trial_id)
     if skipping:
         settled = _listed(t.c.trial_id, "settled", dialect)
         owners = owners.where(not_(and_(settled, t.c.state == TrialState.RUNNING)))
     return query.order_by(t.c.trial_id), _children(owners)
+
+
+def _included_or_newer(query: Any, newer: Any) -> Any:
+    """The trials listed or newer, as two selects: the newer ones by the primary key, the
+    listed ones joined to the list. Under PostgreSQL's generic plan ``listed OR newer``
+    scanned the study's every trial, each against every listed id (2 ms at 1,000 trials
+    and 200 running, growing with both). Their child rows are read by id (``_children_of``).
+    """
+    t = tables().trials
+    unnest = func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer)))
+    ids = unnest.table_valued("id").render_derived(name="listed")
+    listed = query.join(ids, t.c.trial_id == ids.c.id).where(t.c.trial_id <= bindparam("gt"))
+    return union_all(query.where(newer), listed).order_by(literal_column("trial_id"))
 
 
 def _children(trial_ids: Any) -> Any:

@@ -5,6 +5,7 @@ Every test runs on SQLite and on PostgreSQL (``storage_url``).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterator
@@ -448,6 +449,8 @@ def test_rereading_a_few_trials_finds_their_rows_by_index_in_a_big_study(
     with Database.open(postgres_url) as database:
         assert database.engine is not None
         study = new_study(database.studies, "big")
+        running = study.ask()  # older than the finished trials: listed by id
+        running.report(1.0, 0)
         for number in range(300):
             study.add_trial(
                 optuna.trial.create_trial(
@@ -458,8 +461,6 @@ def test_rereading_a_few_trials_finds_their_rows_by_index_in_a_big_study(
                     intermediate_values={step: float(step) for step in range(10)},
                 )
             )
-        running = study.ask()
-        running.report(1.0, 0)
         statements: list[tuple[str, Any]] = []
 
         def seen(_c: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
@@ -479,6 +480,19 @@ def test_rereading_a_few_trials_finds_their_rows_by_index_in_a_big_study(
                 plan = generic_plan(connection, sql, params)
                 scans = [line for line in plan if any(f"Seq Scan on {t}" in line for t in BIG)]
                 assert not scans, "\n".join(plan)
+                assert not listed_ids_filtered_in_a_scan(plan), "\n".join(plan)
+
+
+def listed_ids_filtered_in_a_scan(plan: list[str]) -> bool:
+    """Whether a scan of the trials tests each row it reads against the listed ids (a
+    cost of trials x ids) rather than finding the listed ids by the primary key: a
+    ``Filter`` with ``ANY`` under a scan of ``trials``, before the plan's next node."""
+    for i, line in enumerate(plan):
+        if re.search(r"Scan on trials\b", line):
+            below = itertools.takewhile(lambda row: "->" not in row, plan[i + 1 :])
+            if any("Filter:" in row and "ANY" in row for row in below):
+                return True
+    return False
 
 
 BIG = ("trial_intermediate_values", "trial_user_attributes")
