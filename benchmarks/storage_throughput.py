@@ -57,7 +57,9 @@ Realistic trials
     objective with LR-dependent losses (TPE and the median pruner read every trial), on
     which 40 trials are measured (after 5 warm-up trials), then ``--running`` trials are
     added, left running half-way through as other workers' trials would be (every worker
-    keeps one running), and 40 more are measured (after 5 more warm-up trials).
+    keeps one running) and beaten every 10 s as their workers would beat them (one
+    statement per beat, on the same server, so their CPU counts), and 40 more are measured
+    (after 5 more warm-up trials).
 
 PostgreSQL CPU
     The CPU time (``/proc``) of the server processes serving the phase's database, read
@@ -119,6 +121,7 @@ import lrtune.study._gate as gate
 import lrtune.study._loop as loop
 from lrtune.cli._proxy import start_proxy
 from lrtune.storage import Database, Heartbeat, open_study_storage, write_held
+from lrtune.storage import _trial_sql as trial_sql
 from lrtune.study._choices import PRUNERS, SAMPLERS, StudySetup
 from lrtune.study._loop import run_trials
 from lrtune.study._space import DEFAULT_OPTIMIZERS, DEFAULT_SCHEDULES, SearchSpace
@@ -150,6 +153,11 @@ QUICK = {
 }
 EPOCHS = 10
 TRIAL_S = 60.0
+BEATS_PER_TRIAL = TRIAL_S / HEARTBEAT.interval
+CALIBRATION_BEATS = 1000
+"""Beats sent after the measured trials to measure the server's CPU per beat."""
+"""A trial's own heartbeats over its ``TRIAL_S`` (a measured trial is too short to make
+them): the projection adds their server CPU to a trial's."""
 TARGET_MS = 20.0
 TARGET_STATEMENTS = 30
 TARGET_WORKERS = 2000
@@ -238,16 +246,23 @@ def backend_cpu(admin_url: str, url: str) -> dict[int, float] | None:
     rows = admin_query(
         admin_url, "SELECT pid FROM pg_stat_activity WHERE datname = :db", db=database
     )
-    tick = os.sysconf("SC_CLK_TCK")
     found = {}
     for (pid,) in rows:
-        try:
-            raw = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
+        seconds = server_process_cpu_s(pid)
+        if seconds is None:
             return None
-        fields = raw[raw.rindex(")") + 2 :].split()
-        found[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        found[pid] = seconds
     return found
+
+
+def server_process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) of the server process ``pid`` (None if unreadable)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_used(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
@@ -752,8 +767,9 @@ def add_finished(study: optuna.Study, n: int, space: SearchSpace) -> None:
 def add_running(study: optuna.Study, n: int, space: SearchSpace) -> None:
     """Add ``n`` running trials half-way through, standing for other workers' trials.
 
-    They have no heartbeat row (so they are never judged stale) and count against the
-    budget like any running trial.
+    They count against the budget like any running trial, and ``StandInBeats`` beats
+    them as their workers would (without beats they would be judged silent or stale,
+    failed and queued again after the grace period).
     """
     if n == 0:
         return
@@ -770,6 +786,72 @@ def add_running(study: optuna.Study, n: int, space: SearchSpace) -> None:
                 intermediate_values=trial.intermediate_values,
             )
         )
+
+
+class StandInBeats:
+    """Heartbeats of the stand-ins for other workers' trials (``add_running``), each every
+    ``HEARTBEAT.interval`` seconds as its worker would, one statement per beat as
+    ``record_heartbeat`` makes it, from a thread of this process on a connection of its
+    own (``pid``: its server process). Other workers' beats are not the measured trial's
+    cost: the server's CPU for them is taken out of the trial's (``beats`` and
+    ``cpu_s`` count them), and the projection adds the measured trial's own beats instead
+    (``BEATS_PER_TRIAL``)."""
+
+    def __init__(self, url: sqlalchemy.URL) -> None:
+        # An engine of its own: the trial's SQL count is the worker's engine's.
+        self.engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        self.connection = self.engine.connect()
+        self.pid = int(self.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+        self.connection.commit()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.trial_ids: list[int] = []
+        self.beats = 0
+        self.per_beat_s: float | None = None
+
+    def __enter__(self) -> StandInBeats:
+        query = "SELECT trial_id FROM trials WHERE state = 'RUNNING'"  # only stand-ins run
+        self.trial_ids = list(self.connection.exec_driver_sql(query).scalars())
+        self.connection.commit()
+        self._beat_all()  # before any claim looks for silent or stale trials
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.per_beat_s = self._calibrate() if self.trial_ids else None
+        self.connection.close()
+        self.engine.dispose()
+
+    def cpu_s(self) -> float:
+        """The CPU seconds of the server process serving the beats so far."""
+        return server_process_cpu_s(self.pid) or 0.0
+
+    def _calibrate(self) -> float:
+        """The server's CPU seconds per beat, over ``CALIBRATION_BEATS`` more beats after
+        the measured trials (the server counts CPU in 10 ms ticks: a few beats read 0)."""
+        start = self.cpu_s()
+        for i in range(CALIBRATION_BEATS):
+            trial_id = self.trial_ids[i % len(self.trial_ids)]
+            trial_sql.beat(self.connection, trial_id, wait_for_disk=False)
+            self.connection.commit()
+        return (self.cpu_s() - start) / CALIBRATION_BEATS
+
+    def totals(self) -> dict[str, Any]:
+        """The beats sent while the trials ran, and the server's CPU per beat."""
+        per_beat = None if self.per_beat_s is None else self.per_beat_s * 1000
+        return {"stand_in_beats_total": self.beats, "server_cpu_ms_per_beat": per_beat}
+
+    def _run(self) -> None:
+        while not self.stop.wait(HEARTBEAT.interval):
+            self._beat_all()
+
+    def _beat_all(self) -> None:
+        for trial_id in self.trial_ids:
+            trial_sql.beat(self.connection, trial_id, wait_for_disk=False)
+            self.connection.commit()
+            self.beats += 1
 
 
 @dataclass
@@ -801,6 +883,7 @@ class Probe:
     timer: StorageTimer
     sql: SqlCounter
     server_cpu: Callable[[], dict[int, float] | None]
+    beats: StandInBeats | None = None
 
 
 def run_realistic(admin_url: str, prefilled: int, stages: Sequence[Stage]) -> list[dict[str, Any]]:
@@ -828,8 +911,10 @@ def run_realistic(admin_url: str, prefilled: int, stages: Sequence[Stage]) -> li
             for stage in stages:
                 add_running(study, stage.running - running, space)
                 running = stage.running
-                records, server_s, finished = measure_trials(study, probe, stage)
+                with StandInBeats(engine_of(storage).url) as probe.beats:
+                    records, server_s, finished, beats = measure_trials(study, probe, stage)
                 summary = summarize_realistic(finished, stage, records, probe.timer, server_s)
+                summary |= beats | probe.beats.totals()
                 results.append(summary | {"phase_s": time.perf_counter() - clock})
                 clock = time.perf_counter()
         finally:
@@ -844,12 +929,13 @@ class Enough(Exception):
 
 def measure_trials(
     study: optuna.Study, probe: Probe, stage: Stage
-) -> tuple[list[TrialRecord], float | None, int]:
+) -> tuple[list[TrialRecord], float | None, int, dict[str, Any]]:
     """Run the warm-up then the measured trials in lrtune's loop; the measured ones' times.
 
-    Returns each measured trial's record, the server's CPU seconds over them, and how
-    many finished trials the study held before them. ``probe.timer`` holds the measured
-    trials' totals afterwards.
+    Returns each measured trial's record, the server's CPU seconds over them (less the
+    stand-ins' beats'), how many finished trials the study held before them, and the
+    stand-ins' beats over them (their count and server CPU). ``probe.timer`` holds the
+    measured trials' totals afterwards.
     """
     timer, sql = probe.timer, probe.sql
     records: list[TrialRecord] = []
@@ -901,10 +987,21 @@ def measure_trials(
         records.clear()
         timer.reset()
         finished = len(study.get_trials(deepcopy=False, states=gate.FINISHED))
-        before = probe.server_cpu()
+        beats_before, before = beats_sent(probe), probe.server_cpu()
         run_until(stage.measured)
-        server_s = cpu_used(before, probe.server_cpu())
-    return records, server_s, finished
+        after = probe.server_cpu()
+        beats = {"stand_in_beats": beats_sent(probe) - beats_before}
+        server_s = cpu_used(before, after)
+        if server_s is not None and probe.beats is not None and before and after:
+            pid = probe.beats.pid
+            beat_s = after.get(pid, 0.0) - before.get(pid, 0.0)
+            server_s -= beat_s  # other workers' beats: not this trial's cost
+            beats["stand_in_beat_cpu_ms"] = beat_s * 1000
+    return records, server_s, finished, beats
+
+
+def beats_sent(probe: Probe) -> int:
+    return 0 if probe.beats is None else probe.beats.beats
 
 
 def summarize_realistic(
@@ -1012,6 +1109,9 @@ def workers_per_database(
         return low / 1000, max(0.0, slope) / 1000  # seconds; seconds per running trial
 
     cpu = fit(lambda run: run["postgres_cpu_ms_per_trial"])
+    per_beat_s = beat_cpu_s(busy)
+    if cpu is not None and per_beat_s is not None:  # the trial's own beats, a fixed number
+        cpu = (cpu[0] + BEATS_PER_TRIAL * per_beat_s, cpu[1])
     claim = fit(lambda run: run["figures"]["claim_ms_median"])
     storage = fit(lambda run: run["figures"]["storage_ms_median"])
     bounds = {
@@ -1032,7 +1132,15 @@ def workers_per_database(
         "noop_workers": top["workers"],
         "noop_trials_per_s": top["trials_per_s"],
         "fitted_between": [f"{run['finished']} + {run['running']}" for run in (idle, busy)],
+        "beats_per_trial": BEATS_PER_TRIAL,
+        "server_cpu_ms_per_beat": None if per_beat_s is None else per_beat_s * 1000,
     }
+
+
+def beat_cpu_s(run: dict[str, Any]) -> float | None:
+    """The server's CPU seconds per heartbeat, from the stand-ins' beats during ``run``."""
+    per_beat_ms = run.get("server_cpu_ms_per_beat")
+    return None if per_beat_ms is None else per_beat_ms / 1000
 
 
 def most_workers(fixed_s: float, per_worker_s: float) -> float:
@@ -1178,8 +1286,19 @@ def workers_text(k: dict[str, Any]) -> str:
         f"W/60 s x claim time <= 1: {shown('lock')}. For comparison, the no-op rate x "
         f"{k['trial_s']:.0f} s = {k['noop_workers_times_trial_s']:.0f} "
         f"({k['noop_trials_per_s']:.1f} no-op trials/s with {k['noop_workers']} workers, which "
-        f"share this machine's cores with the server).{waits} Target: at least "
+        f"share this machine's cores with the server).{waits}{beats_text(k)} Target: at least "
         f"{TARGET_WORKERS:,} workers: {'met' if k['workers'] >= TARGET_WORKERS else 'missed'}."
+    )
+
+
+def beats_text(k: dict[str, Any]) -> str:
+    per_beat = k.get("server_cpu_ms_per_beat")
+    if per_beat is None:
+        return ""
+    return (
+        f" The server's CPU per trial leaves out the stand-ins' heartbeats (other workers') "
+        f"and counts the trial's own {k['beats_per_trial']:.0f} beats instead, at "
+        f"{per_beat:.3f} ms each (measured on the stand-ins' beats)."
     )
 
 
