@@ -54,8 +54,8 @@ this order, one at a time (a browser sends the figures in parallel):
   figure is drawn at that state its ``<img>`` names its latest drawing of an earlier state
   (answered from memory), or ``?v=pending``, a placeholder answered at once, and the page
   swaps the drawing in when ``/api/studies/{id}`` says it is ready. The figures' numbers
-  are computed in this process, by a thread that waits (up to a second per figure) while
-  a request is being answered. So the page's server time does not include the drawing,
+  are computed in this process, by a thread that waits (up to 2 s per figure) until
+  the requests pause. So the page's server time does not include the drawing,
   and the benchmark reports, beside it, the view's COMPLETE time: the wall time from its
   first request until every figure is drawn at the study's state (waited for in this
   process, ``DashboardData.wait_drawn``, not polled) and the drawings are fetched as the
