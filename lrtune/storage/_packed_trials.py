@@ -184,7 +184,7 @@ def _decoded(rows: list[Any], make: Callable[[Any, list[Any]], Made]) -> list[Ma
 
 
 def _build(dialect: str, which: str, by_state: bool, packing: Packing) -> Any:
-    trials, _ = _build_read(which, by_state)
+    trials = _build_read(which, by_state)
     t = tables().trials
     return trials.with_only_columns(
         t.c.trial_id,
@@ -353,48 +353,49 @@ def _concat(*parts: Any) -> Any:
 
 def _frozen(row: Sequence[Any], unpacked: list[Any]) -> FrozenTrial:
     """The ``FrozenTrial`` ``read_trials`` builds from the same rows."""
-    trial_id, number, state, start, complete, _ = row
     params, values, steps, user_attrs, system_attrs = unpacked
     names, stored, texts = params[0::3], params[1::3], params[2::3]
     kinds = {name: _distribution(text) for name, text in zip(names, texts, strict=True)}
     return FrozenTrial(
-        number=number,
-        state=state,
-        value=None,
-        values=_values(values),
-        datetime_start=_local(start),
-        datetime_complete=_local(complete),
+        **_fields(row, values, user_attrs, system_attrs),
         params={
             name: kinds[name].to_external_repr(float(value))
             for name, value in zip(names, stored, strict=True)
         },
         distributions=kinds,
-        user_attrs=user_attrs,
-        system_attrs=system_attrs,
         intermediate_values=dict(zip(steps[0::2], map(float, steps[1::2]), strict=True)),
-        trial_id=trial_id,
     )
 
 
 def _light(row: Sequence[Any], unpacked: list[Any]) -> LightTrial:
     """The ``LightTrial`` of ``read_light_trials``'s row."""
-    trial_id, number, state, start, complete, _ = row
     values, steps, user_attrs, system_attrs = unpacked
     return LightTrial(
         steps,
-        number=number,
-        state=state,
-        value=None,
-        values=_values(values),
-        datetime_start=_local(start),
-        datetime_complete=_local(complete),
+        **_fields(row, values, user_attrs, system_attrs),
         params={},
         distributions={},
-        user_attrs=user_attrs,
-        system_attrs=system_attrs,
         intermediate_values={},
-        trial_id=trial_id,
     )
+
+
+def _fields(
+    row: Sequence[Any], values: list[Any], user_attrs: Any, system_attrs: Any
+) -> dict[str, Any]:
+    """What a full and a light trial of a packed row share: its own columns, values and
+    attributes."""
+    trial_id, number, state, start, complete, _ = row
+    return {
+        "number": number,
+        "state": state,
+        "value": None,
+        "values": _values(values),
+        "datetime_start": _local(start),
+        "datetime_complete": _local(complete),
+        "user_attrs": user_attrs,
+        "system_attrs": system_attrs,
+        "trial_id": trial_id,
+    }
 
 
 def _values(flat: list[Any]) -> list[float] | None:

@@ -36,7 +36,6 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
-    not_,
     or_,
     select,
     union_all,
@@ -631,16 +630,12 @@ def read_trials(
     """
     which, included, long_list = which_trials(included_ids, id_greater_than)
     wanted = None if states is None else [s.name for s in TrialState if s in states]
-    skipping = 0 < len(settled) <= MAX_IDS_IN_LIST
-    name = f"read_trials:{which}:{wanted is not None}:{skipping}"
-    trials, children = _statement(
-        connection, name, lambda dialect: _build_read(which, wanted is not None, skipping, dialect)
-    )
+    by_state = wanted is not None
+    name = f"read_trials:{which}:{by_state}"
+    trials = _statement(connection, name, lambda dialect: _build_read(which, by_state, dialect))
     params: dict[str, Any] = {"study": study_id, "gt": id_greater_than, "ids": sorted(included)}
     if wanted is not None:
         params["states"] = [TrialState[name] for name in wanted]
-    if skipping:
-        params["settled"] = sorted(settled)
     rows = connection.execute(trials, params).all()
     if long_list:
         rows = [r for r in rows if r.trial_id in included or r.trial_id > id_greater_than]
@@ -649,6 +644,8 @@ def read_trials(
     kept = set(settled)
     rows = [r for r in rows if r.trial_id not in kept or r.state != TrialState.RUNNING]
     if which == "all":
+        name = f"read_children:{by_state}"
+        children = _statement(connection, name, lambda _: _build_all_children(by_state))
         grouped = _grouped(connection.execute(children, params))
     else:
         grouped = _grouped(_children_of(connection, [r.trial_id for r in rows]))
@@ -690,28 +687,33 @@ def which_trials(included_ids: set[int], id_greater_than: int) -> tuple[str, set
     return ("included_or_newer" if included else "newer"), included, long_list
 
 
-def _build_read(
-    which: str, by_state: bool, skipping: bool = False, dialect: Any = None
-) -> tuple[Any, Any]:
-    """The two statements of ``read_trials``: its trials, and their child rows (none for
-    the ``settled`` ones still running, if ``skipping``)."""
+def _build_read(which: str, by_state: bool, dialect: Any = None) -> Any:
+    """``read_trials``'s first statement: the trials ``which`` (``which_trials``) selects."""
     t = tables().trials
-    query = select(t).where(t.c.study_id == bindparam("study"))
-    if by_state:
-        query = query.where(t.c.state.in_(bindparam("states", expanding=True)))
+    query = _of_study(by_state)
     newer = t.c.trial_id > bindparam("gt")
-    listed = _listed(t.c.trial_id, "ids", dialect)
     if which == "newer":
         query = query.where(newer)
     elif which == "included_or_newer":
         if dialect is postgresql:  # see _included_or_newer
-            return _included_or_newer(query, newer), None
-        query = query.where(or_(listed, newer))
-    owners = query.with_only_columns(t.c.trial_id)
-    if skipping:
-        settled = _listed(t.c.trial_id, "settled", dialect)
-        owners = owners.where(not_(and_(settled, t.c.state == TrialState.RUNNING)))
-    return query.order_by(t.c.trial_id), _children(owners)
+            return _included_or_newer(query, newer)
+        query = query.where(or_(_listed(t.c.trial_id, "ids", dialect), newer))
+    return query.order_by(t.c.trial_id)
+
+
+def _of_study(by_state: bool) -> Any:
+    """The study's trials (in the states bound as ``states``, if ``by_state``)."""
+    t = tables().trials
+    query = select(t).where(t.c.study_id == bindparam("study"))
+    if by_state:
+        query = query.where(t.c.state.in_(bindparam("states", expanding=True)))
+    return query
+
+
+def _build_all_children(by_state: bool) -> Any:
+    """The child rows of every trial ``_of_study`` selects: a whole study's, read at once
+    (a few trials among many are read by id instead, ``_children_of``)."""
+    return _children(_of_study(by_state).with_only_columns(tables().trials.c.trial_id))
 
 
 def _included_or_newer(query: Any, newer: Any) -> Any:

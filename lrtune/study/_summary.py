@@ -81,7 +81,7 @@ def _summary(facts: StudyFacts, now: datetime.datetime) -> dict[str, Any]:
     kind = study_kind(attrs)
     settings = attrs.get(ATTR, {})
     budget = sum(counts.values()) if kind == "refine" else settings.get("n_trials")
-    finished = sum(counts.get(name, 0) for name in FINISHED_STATES)
+    finished = _finished(counts)
     since = None if facts.last_end is None else (now - facts.last_end).total_seconds()
     if kind == "refine":
         state = _refine_state(attrs, counts)
@@ -103,6 +103,11 @@ def _summary(facts: StudyFacts, now: datetime.datetime) -> dict[str, Any]:
         "pareto_front": len(pareto_front(values, directions)) if len(directions) > 1 else None,
         "last_start": None if facts.last_start is None else _local(facts.last_start),
     }
+
+
+def _finished(counts: dict[str, int]) -> int:
+    """How many trials count against the budget, of ``counts`` by state name."""
+    return sum(counts.get(name, 0) for name in FINISHED_STATES)
 
 
 def _utc_now() -> datetime.datetime:
@@ -188,7 +193,7 @@ def trials_state(
     """``study_state`` of a study with ``trials`` and a trial ``budget`` (``None``: none
     known), at ``now`` (naive local time, as Optuna reads its times; default: now)."""
     counts = Counter(t.state.name for t in trials)
-    finished = sum(counts[name] for name in FINISHED_STATES)
+    finished = _finished(counts)
     ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
     # Optuna stores its times in UTC and reads them back as naive local time, as now() is.
     since = ((now or datetime.datetime.now()) - max(ends)).total_seconds() if ends else None
