@@ -15,7 +15,8 @@ figure replaced before its turn came is skipped: a running study never queues mo
 than it can use. The numbers are computed in the server's process, whose interpreter
 answers requests too: each job first waits (a while) until no request has been answered
 for a moment (``Requests``), so that a page's own requests, which come one after another
-(the HTML, its figures, its JSON), do not wait for its figures' numbers.
+(the HTML, its figures, its JSON), do not wait for its figures' numbers; under requests
+that do not pause, the jobs go on after one such wait.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ process pool: a module's function)."""
 
 YIELD_S = 2.0
 """How long a job waits for the requests to pause before it goes on anyway: requests
-that never stop (many open pages) must not stop the drawing."""
+that never stop (many open pages, a client polling) must not stop the drawing. Once a
+job has waited that long in vain, the next ones do not wait until a pause is seen: the
+drawing of a state is held up by ``YIELD_S`` in all, not by ``YIELD_S`` per figure."""
 
 QUIET_S = 0.25
 """How long no request must have been answered before a job goes on: a page's requests
@@ -147,6 +150,8 @@ class BackgroundFigures:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        self._unpaused = False
+        """Whether the last job's wait for a pause in the requests ran out (``YIELD_S``)."""
 
     def want(self, study_id: int, figures: Mapping[str, tuple[str, Inputs]]) -> None:
         """Queue each of ``figures`` (name: its state's key, and how to compute its
@@ -201,8 +206,7 @@ class BackgroundFigures:
                 if self._wanted.get((job.study_id, job.name)) is not job:
                     continue  # a newer state of the figure came in before this one's turn
             self._slots.acquire()
-            if self._requests is not None:
-                self._requests.wait_idle(YIELD_S, QUIET_S)
+            self._yield_to_requests()
             try:
                 inputs = job.inputs()
             except Exception as error:  # a bug: the thread must go on with other figures
@@ -217,6 +221,13 @@ class BackgroundFigures:
                 self._slots.release()
                 return
             drawing.add_done_callback(functools.partial(self._drawing_done, job))
+
+    def _yield_to_requests(self) -> None:
+        """Wait until the requests pause (``QUIET_S``), at most ``YIELD_S``; not at all
+        while they have not paused since the last wait ran out."""
+        if self._requests is not None:
+            timeout_s = 0.0 if self._unpaused else YIELD_S
+            self._unpaused = not self._requests.wait_idle(timeout_s, QUIET_S)
 
     def _drawing_done(self, job: _Job, done: Future[bytes]) -> None:
         error = RuntimeError("cancelled") if done.cancelled() else done.exception()

@@ -408,3 +408,58 @@ def test_the_figures_numbers_wait_for_the_requests_to_pause(
     assert not requests.wait_idle(0.1, quiet_s=WAIT_S) and requests.wait_idle(WAIT_S)
     background.close()
     pool.shutdown()
+
+
+class _CountedRequests(Requests):
+    """Requests whose ``wait_idle`` calls are kept: (timeout, whether idle)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[tuple[float, bool]] = []
+
+    def wait_idle(self, timeout_s: float, quiet_s: float = 0.0) -> bool:
+        idle = super().wait_idle(timeout_s, quiet_s)
+        self.waits.append((timeout_s, idle))
+        return idle
+
+
+def test_under_requests_that_never_pause_only_the_first_figure_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client polling faster than ``QUIET_S`` leaves no pause: the first figure waits
+    ``YIELD_S`` for one, the next ones go on at once (ten figures must not wait ten
+    times); once the requests pause, a figure waits for a pause again."""
+    monkeypatch.setattr("lrtune.dashboard._background.YIELD_S", 0.5)
+    monkeypatch.setattr("lrtune.dashboard._background.QUIET_S", 0.3)
+    requests = _CountedRequests()
+    pool = ThreadPoolExecutor(1)
+    background = BackgroundFigures(
+        lambda name, inputs: b"svg", lambda error: b"failed", lambda: pool, 1, requests
+    )
+    polling = threading.Event()
+    polling.set()
+
+    def poll() -> None:
+        while polling.is_set():
+            with requests.serving():
+                time.sleep(0.01)
+            time.sleep(0.02)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        background.want(1, {name: ("k", lambda: ()) for name in ("a", "b", "c")})
+        for name in ("a", "b", "c"):
+            assert background.wait(1, name, "k", WAIT_S) == ("k", b"svg")
+    finally:
+        polling.clear()
+        poller.join()
+    assert requests.waits == [(0.5, False), (0.0, False), (0.0, False)]
+    assert requests.wait_idle(WAIT_S, quiet_s=0.3)  # the requests paused
+    requests.waits.clear()
+    for name in ("d", "e"):
+        background.want(1, {name: ("k", lambda: ())})
+        assert background.wait(1, name, "k", WAIT_S) == ("k", b"svg")
+    assert requests.waits == [(0.0, True), (0.5, True)]
+    background.close()
+    pool.shutdown()
