@@ -27,7 +27,7 @@ def dashboard(storage: str | None, host: str, port: int, token: str | None) -> N
     from lrtune._extras import require
 
     require("dashboard", "lrtune dashboard")
-    from lrtune.dashboard import DashboardData, create_app, is_loopback, serve
+    from lrtune.dashboard import DashboardData, check_port_free, create_app, is_loopback, serve
 
     loopback = is_loopback(host)
     if not loopback and not token:
@@ -37,6 +37,10 @@ def dashboard(storage: str | None, host: str, port: int, token: str | None) -> N
         )
     if token is not None and len(token) < 16:
         raise BadInput("--token must be at least 16 characters long.")
+    try:
+        check_port_free(host, port)  # before the database is opened and the drawing starts
+    except OSError as error:
+        raise click.ClickException(str(error)) from error
     data = DashboardData(storage)
     try:
         app = create_app(data, token=token, loopback_only=loopback)
@@ -54,7 +58,8 @@ def dashboard(storage: str | None, host: str, port: int, token: str | None) -> N
 
 def _warm_up() -> None:
     """Start the workers that draw the studies' figures now, not on the first request:
-    each loads matplotlib, Optuna's importances and its fonts (seconds). Then set what is
+    each loads matplotlib, Optuna's importances and its fonts (seconds), while the server
+    starts and answers its first requests. Then set what is
     loaded apart from Python's cycle collector (``gc.freeze``): the modules live as long as
     the server, and a collection need not go through their objects every time."""
     import gc

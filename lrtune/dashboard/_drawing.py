@@ -86,8 +86,8 @@ def drawing_pool() -> Executor:
 
 
 def start_drawing_pool() -> None:
-    """Start the pool's workers now and wait until each has loaded what it draws with
-    (seconds), so that the first page's figures do not wait for it."""
+    """Start the pool's workers now, so that each loads what it draws with (seconds) before
+    the first page asks for figures; returns at once, the workers loading meanwhile."""
     pool = drawing_pool()
-    for done in [pool.submit(_ready) for _ in range(worker_count())]:
-        done.result()
+    for _ in range(worker_count()):
+        pool.submit(_ready)
