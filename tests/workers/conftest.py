@@ -19,12 +19,16 @@ from lrtune import run_study
 from lrtune.storage import load_study, open_study_storage
 
 # A tiny task whose every batch takes `delay` seconds, so that a trial is still running
-# when a test kills its worker, and trials finish in a known order of magnitude.
+# when a test kills its worker, and trials finish in a known order of magnitude. A worker
+# started with `fast=True` trains it without the delay (the rest of a budget after a fault).
 SLOW_TASK = """
+import os
 import time
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 import lrtune
+
+DELAY = float(os.environ.get("SLOW_TASK_DELAY", {delay}))
 
 class Slow(torch.nn.Module):
     def __init__(self):
@@ -34,7 +38,7 @@ class Slow(torch.nn.Module):
         )
 
     def forward(self, x):
-        time.sleep({delay})
+        time.sleep(DELAY)
         return self.net(x)
 
 def _loader():
@@ -126,11 +130,14 @@ class Workers:
         self.study = study
         self.started: list[Worker] = []
 
-    def start(self, *extra: str) -> Worker:
+    def start(self, *extra: str, fast: bool = False) -> Worker:
+        """A worker of the study; ``fast``: its slow task's batches do not wait."""
         command = [sys.executable, "-m", "lrtune", "worker", "--study", self.study]
         command += ["--device", "cpu", *HEARTBEAT, *extra]
         env = {**os.environ, "LRTUNE_STORAGE": self.url, "OMP_NUM_THREADS": "1"}
         env["PYTHONUNBUFFERED"] = "1"
+        if fast:
+            env["SLOW_TASK_DELAY"] = "0"
         process = subprocess.Popen(
             command,
             env=env,

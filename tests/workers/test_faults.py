@@ -76,7 +76,7 @@ def test_a_killed_workers_trial_is_retried_by_another(
     doomed.send_signal(signal.SIGKILL)
     doomed.finish()
     killed = running(postgres_url, name)[0]
-    code, output = workers.start().finish()
+    code, output = workers.start(fast=True).finish()
     assert code == 0, output
     assert_clean_finish(postgres_url, name, 2)
     trials = {t.number: t for t in study_trials(postgres_url, name)}
@@ -110,7 +110,7 @@ def test_a_stopped_worker_fails_and_requeues_its_trial_and_exits_0(
     assert failed.user_attrs["stopped_by"] == stop.name
 
     # The queued configuration is what the next worker runs.
-    code, output = workers.start().finish()
+    code, output = workers.start(fast=True).finish()
     assert code == 0, output
     assert_clean_finish(postgres_url, name, 1)
     done = next(t for t in study_trials(postgres_url, name) if t.state == TrialState.COMPLETE)

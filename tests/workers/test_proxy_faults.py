@@ -111,7 +111,7 @@ def test_a_stopped_worker_requeues_its_trial_through_the_proxy(
     failed = next(t for t in trials if t.state == TrialState.FAIL)
     assert failed.user_attrs["stopped_by"] == "SIGTERM"
 
-    code, output = workers.start().finish()
+    code, output = workers.start(fast=True).finish()
     assert code == 0, output
     assert_clean_finish(postgres_url, name, 1)
     done = next(t for t in study_trials(postgres_url, name) if t.state == TrialState.COMPLETE)
