@@ -56,15 +56,19 @@ def start_proxy(url: str, port: int, log: Path, *options: str) -> Proxy:
 
 
 def wait_until_serving(proxy: Proxy) -> None:
+    """Until the proxy listens and has said so (its "Serving" line, written just after it
+    starts listening)."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proxy.process.poll() is not None:
             pytest.fail(f"the proxy exited with {proxy.process.returncode}: {proxy.output()}")
         try:
             with socket.create_connection(("127.0.0.1", proxy.port), timeout=1):
-                return
+                if "Serving " in proxy.output():
+                    return
         except OSError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     pytest.fail(f"the proxy did not listen within {START_TIMEOUT_S} s: {proxy.output()}")
 
 
