@@ -152,6 +152,7 @@ class BackgroundFigures:
         self._thread: threading.Thread | None = None
         self._unpaused = False
         """Whether the last job's wait for a pause in the requests ran out (``YIELD_S``)."""
+        self._closed = threading.Event()
 
     def want(self, study_id: int, figures: Mapping[str, tuple[str, Inputs]]) -> None:
         """Queue each of ``figures`` (name: its state's key, and how to compute its
@@ -190,7 +191,10 @@ class BackgroundFigures:
             return self._drawn.get((study_id, name))
 
     def close(self) -> None:
-        """Stop the feeding thread after the job under way (if any)."""
+        """Stop the feeding thread after the job under way (if any): the jobs queued are
+        dropped, and one under way that fails (its database closed under it) is not
+        logged as a bug."""
+        self._closed.set()
         self._jobs.put(None)
 
     def _start(self) -> None:
@@ -201,7 +205,7 @@ class BackgroundFigures:
             self._thread.start()
 
     def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        while (job := self._jobs.get()) is not None and not self._closed.is_set():
             with self._changed:
                 if self._wanted.get((job.study_id, job.name)) is not job:
                     continue  # a newer state of the figure came in before this one's turn
@@ -236,9 +240,9 @@ class BackgroundFigures:
     def _finish(self, job: _Job, svg: bytes | None, error: BaseException | None) -> None:
         self._slots.release()
         if svg is None:
-            logger.error(
-                "Could not draw figure %s of study %s", job.name, job.study_id, exc_info=error
-            )
+            closed = self._closed.is_set()  # the database may have gone: not a bug
+            log = logger.debug if closed else logger.error
+            log("Could not draw figure %s of study %s", job.name, job.study_id, exc_info=error)
             svg = self._failed(error if isinstance(error, Exception) else RuntimeError(error))
         with self._changed:
             where = (job.study_id, job.name)

@@ -410,6 +410,34 @@ def test_the_figures_numbers_wait_for_the_requests_to_pause(
     pool.shutdown()
 
 
+def test_closed_the_background_drops_its_queue_and_logs_no_failure_of_the_job_under_way(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A dashboard closing (its database closed next) stops its figures: the job under way
+    may fail on the closed database, which is no bug to log; the jobs queued never run."""
+    started, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def under_way() -> tuple[Any, ...]:
+        started.set()
+        release.wait(WAIT_S)
+        raise RuntimeError("the database is closed")
+
+    pool = ThreadPoolExecutor(1)
+    background = BackgroundFigures(
+        lambda name, inputs: b"svg", lambda error: b"failed", lambda: pool, 1, None
+    )
+    background.want(1, {"a": ("k", under_way), "b": ("k", lambda: (ran.append("b"),))})
+    assert started.wait(WAIT_S)
+    background.close()
+    with caplog.at_level("DEBUG", logger="lrtune.dashboard._background"):
+        release.set()
+        assert background.wait(1, "a", "k", WAIT_S) == ("k", b"failed")
+    assert background.wait(1, "b", "k", 0.5) is None and ran == []
+    assert [r.levelname for r in caplog.records] == ["DEBUG"]
+    pool.shutdown()
+
+
 class _CountedRequests(Requests):
     """Requests whose ``wait_idle`` calls are kept: (timeout, whether idle)."""
 
