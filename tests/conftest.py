@@ -50,8 +50,15 @@ before the other slow ones: one of them left for the end keeps one process busy 
 
 
 def _turn(where: str, item: pytest.Item) -> int:
-    """When a test runs: the longest first (in ``LONGEST_FIRST``'s order), then the other
-    slow ones, then the rest."""
+    """When a test runs: those that restart PostgreSQL first, then the longest (in
+    ``LONGEST_FIRST``'s order), the other slow ones, the rest.
+
+    A restart waits until no other PostgreSQL test runs, and stops the other process's
+    PostgreSQL tests while it lasts. First, it runs beside the other process's first
+    tests, which ``--dist worksteal`` takes from the middle of this order, where tests read
+    and draw reports in memory."""
+    if item.get_closest_marker("restarts_postgres") is not None:
+        return -1
     for turn, module in enumerate(LONGEST_FIRST):
         if where.startswith(module):
             return turn
