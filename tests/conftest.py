@@ -27,16 +27,18 @@ SLOW_PATHS = (
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the slow tests, and run their modules first (each module's tests stay
+    """Mark the slow tests, and order the suite by ``_turn`` (each module's tests stay
     together): under ``pytest -n 2 --dist worksteal`` a process that runs out of tests
     takes some of the other's, and with the long ones done first, what is left to share
     at the end is short."""
     root = Path(str(config.rootpath))
+    turns: dict[str, int] = {}
     for item in items:
         where = Path(str(item.path)).relative_to(root).as_posix()
         if where.startswith(SLOW_PATHS):
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: _turn(Path(str(item.path)).relative_to(root).as_posix(), item))
+        turns[item.nodeid] = _turn(where, item)
+    items.sort(key=lambda item: turns[item.nodeid])
 
 
 LONGEST_FIRST = (

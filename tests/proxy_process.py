@@ -69,7 +69,7 @@ def wait_until_serving(proxy: Proxy) -> None:
         except OSError:
             pass
         time.sleep(0.1)
-    pytest.fail(f"the proxy did not listen within {START_TIMEOUT_S} s: {proxy.output()}")
+    pytest.fail(f"the proxy did not start serving within {START_TIMEOUT_S} s: {proxy.output()}")
 
 
 def stop(process: subprocess.Popen[str]) -> None:

@@ -59,9 +59,9 @@ def dashboard(storage: str | None, host: str, port: int, token: str | None) -> N
 def _warm_up() -> None:
     """Start the workers that draw the studies' figures now, not on the first request:
     each loads matplotlib, Optuna's importances and its fonts (seconds), while the server
-    starts and answers its first requests. Then set what is
-    loaded apart from Python's cycle collector (``gc.freeze``): the modules live as long as
-    the server, and a collection need not go through their objects every time."""
+    starts and answers its first requests. Then set what is loaded apart from Python's
+    cycle collector (``gc.freeze``): the modules live as long as the server, and a
+    collection need not go through their objects every time."""
     import gc
 
     from lrtune.dashboard import start_drawing_pool
