@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,20 @@ from lrtune.dashboard._data import DashboardData, StudyView
 from lrtune.dashboard._figures import optuna_figure, range_test_figure, refine_figure
 from lrtune.dashboard._json import (
     optuna_json,
-    optuna_trials_json,
+    optuna_trial_table,
     plain,
     range_test_groups_json,
     range_test_json,
     refine_json,
-    refine_trials_json,
+    refine_trial_table,
     study_json,
-    trials_json,
+    table_json,
+    trial_table,
 )
 from lrtune.dashboard._optuna_study import OPTUNA_FIGURES, OptunaView, cell, short
 from lrtune.dashboard._refine import RefineView
 from lrtune.dashboard._security import SECURITY_HEADERS, LoopbackHosts, TokenGate, with_headers
+from lrtune.dashboard._table import QueryError, Table, TableQuery
 from lrtune.report import (
     STUDY_FIGURES,
     fmt,
@@ -46,6 +49,10 @@ from lrtune.report import (
 
 REFRESH_S = 5
 """How often an open study page asks whether the study moved on."""
+
+TRIAL_PAGE_SIZES = (25, 50, 100, 500)
+"""The rows a study page's trial table may show at once (it asks the API for a page)."""
+TRIAL_PAGE_SIZE = 50
 
 REFINE_FIGURE = "refine"
 """The one figure of a refine run's page: ``/studies/{id}/figures/refine.svg``."""
@@ -89,6 +96,7 @@ def create_app(
         middleware=middleware,
         exception_handlers={
             NotFoundError: _not_found,
+            QueryError: _bad_query,
             StorageError: _unavailable,
             HTTPException: _http_error,
             Exception: _server_error,
@@ -166,6 +174,8 @@ def study_page(request: Request) -> Response:
         study=view,
         figures=data.figure_versions(view),
         refresh_s=REFRESH_S,
+        page_sizes=TRIAL_PAGE_SIZES,
+        page_size=TRIAL_PAGE_SIZE,
     )
 
 
@@ -253,18 +263,26 @@ def api_study(request: Request) -> Response:
 
 
 def api_trials(request: Request) -> Response:
+    query = TableQuery.parse(request.query_params)  # a bad one is refused before a read
     view = _data(request).study(request.path_params["study_id"])
-    if isinstance(view, StudyView):
-        made = view.answers.get("trials", lambda: _trials_body(view))
-        return Response(made, media_type="application/json")
-    if isinstance(view, OptunaView):
-        return JSONResponse(optuna_trials_json(view))
-    return JSONResponse(refine_trials_json(view))
+    return Response(_trials_body(view, query), media_type="application/json")
 
 
-def _trials_body(view: StudyView) -> bytes:
+def _trials_body(view: StudyView | OptunaView | RefineView, query: TableQuery) -> bytes:
+    """The page of ``view``'s trial table that ``query`` asks for, as JSON."""
+    if isinstance(view, StudyView):  # kept with the study's state: it serves every page
+        table = view.answers.get("table", lambda: _made(trial_table, view))
+    elif isinstance(view, OptunaView):
+        table = optuna_trial_table(view)
+    else:
+        table = refine_trial_table(view)
+    with collector_paused():  # every row of a big study: many objects, no garbage
+        return bytes(JSONResponse(table_json(table.page(query))).body)
+
+
+def _made(make: Callable[[StudyView], Table], view: StudyView) -> Table:
     with collector_paused():  # a big study's table: many objects, no garbage
-        return bytes(JSONResponse(trials_json(view)).body)
+        return make(view)
 
 
 def api_range_tests(request: Request) -> Response:
@@ -287,6 +305,10 @@ def _error(request: Request, status_code: int, message: str) -> Response:
 
 async def _not_found(request: Request, error: Exception) -> Response:
     return _error(request, 404, str(error))
+
+
+async def _bad_query(request: Request, error: Exception) -> Response:
+    return _error(request, 400, str(error))
 
 
 async def _unavailable(request: Request, error: Exception) -> Response:

@@ -15,7 +15,8 @@ from optuna.trial import TrialState
 from lrtune._exceptions import StudyError
 from lrtune.dashboard._data import StudyView
 from lrtune.dashboard._optuna_study import OPTUNA_KIND, OptunaView
-from lrtune.dashboard._refine import CandidateRow, RefineView
+from lrtune.dashboard._refine import STATUSES, CandidateRow, RefineView
+from lrtune.dashboard._table import Table, TablePage
 from lrtune.finder import FinderResult
 from lrtune.refine import STUDY_KIND
 from lrtune.report import (
@@ -89,45 +90,63 @@ def _study_summary(view: StudyView) -> dict[str, Any]:
     )
 
 
-def trials_json(view: StudyView) -> dict[str, Any]:
-    """The trial table: ``trials_frame``'s columns without the per-epoch ones, and one
-    list of values per trial in ``rows``."""
-    frame = view.page.frame
+def trial_table(view: StudyView) -> Table:
+    """The trial table of a study lrtune made: ``trials_frame``'s columns without the
+    per-epoch ones (and without Optuna's own parameters, which lrtune's trials name by
+    family), a row per trial."""
+    records = view.page.records
     columns = [
         *TRIAL_COLUMNS,
-        *(c for c in frame.columns if c.startswith((OPTIMIZER_PREFIX, SCHEDULE_PREFIX))),
+        *(c for c in records.columns if c.startswith((OPTIMIZER_PREFIX, SCHEDULE_PREFIX))),
     ]
-    shown = [_plain_column(frame[column]) for column in columns]
-    return {"columns": columns, "rows": [list(row) for row in zip(*shown, strict=True)]}
+    rows = [[row.get(column) for column in columns] for row in records.rows]
+    return Table(columns, rows, "state", TRIAL_STATES)
 
 
-def _plain_column(column: pd.Series) -> list[Any]:
-    """``plain`` of each value of ``column``, a column at a time: a cell at a time is most
-    of a big study's table (10,000 trials, 20 columns)."""
-    if pd.api.types.is_datetime64_any_dtype(column.dtype) and column.dt.tz is None:
-        shown = np.datetime_as_string(column.to_numpy(), unit="s")  # ISO, to the second
-        return [None if text == "NaT" else text for text in shown.tolist()]
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        return _nones(column.dt.strftime("%Y-%m-%dT%H:%M:%S"))
-    if pd.api.types.is_float_dtype(column.dtype):
-        numbers = column.to_numpy(np.float64, na_value=np.nan)
-        finite = np.isfinite(numbers).tolist()
-        return [n if ok else None for n, ok in zip(numbers.tolist(), finite, strict=True)]
-    values = _nones(column)
-    if set(map(type, values)) <= _PLAIN_TYPES:
-        return values
-    return [plain(value) for value in values]  # whatever else the trials stored
+def optuna_trial_table(view: OptunaView) -> Table:
+    """The trial table of a study lrtune did not create (``OptunaView.rows``)."""
+    return Table(view.columns, view.rows, "state", TRIAL_STATES)
+
+
+REFINE_TRIAL_COLUMNS = ["trial", "status", "lr", "steps", "val_loss"]
+
+
+def refine_trial_table(view: RefineView) -> Table:
+    """The candidate table of a refine run: where each candidate got to."""
+    rows = [[row.trial, row.status, row.lr, row.last_step, row.last_loss] for row in view.rows]
+    return Table(REFINE_TRIAL_COLUMNS, rows, "status", list(STATUSES.values()))
+
+
+TRIAL_STATES = [state.name for state in TrialState]
+
+
+def table_json(page: TablePage) -> dict[str, Any]:
+    """A page of a trial table: its ``columns``, a list of values per trial in ``rows``,
+    how many trials the table has (``total``) and pass its filter (``matched``), the
+    query that chose them and the states its trials are in."""
+    query = page.query
+    return {
+        "columns": page.columns,
+        "rows": [_plain_row(row) for row in page.rows],
+        "total": page.total,
+        "matched": page.matched,
+        "offset": query.offset,
+        "limit": query.limit,
+        "sort": query.sort,
+        "order": "desc" if query.descending else "asc",
+        "state": query.state,
+        "q": " ".join(query.words),
+        "states": page.states,
+    }
+
+
+def _plain_row(row: list[Any]) -> list[Any]:
+    """``plain`` of each value, quickly for those it keeps as they are."""
+    return [value if type(value) in _PLAIN_TYPES else plain(value) for value in row]
 
 
 _PLAIN_TYPES = {str, int, bool, type(None)}
 """What ``plain`` keeps as it is (a float may be NaN, a value from NumPy its own type)."""
-
-
-def _nones(column: pd.Series) -> list[Any]:
-    """``column``'s values, ``None`` where missing."""
-    missing = column.isna().to_numpy().tolist()
-    values = column.to_numpy(object).tolist()
-    return [None if gone else value for value, gone in zip(values, missing, strict=True)]
 
 
 def optuna_json(view: OptunaView) -> dict[str, Any]:
@@ -160,15 +179,8 @@ def optuna_json(view: OptunaView) -> dict[str, Any]:
     )
 
 
-def optuna_trials_json(view: OptunaView) -> dict[str, Any]:
-    """The trial table of a study lrtune did not create, shaped as ``trials_json``'s."""
-    return {"columns": view.columns, "rows": plain(view.rows)}
-
-
 REFINE_ATTRS = ("task", "optimizer", "planned_steps", "budget_steps", "rungs", "range_test_id")
 """What a refine study holds from its start, before any candidate trained."""
-
-REFINE_TRIAL_COLUMNS = ["trial", "status", "lr", "steps", "val_loss"]
 
 
 def refine_json(view: RefineView) -> dict[str, Any]:
@@ -178,12 +190,6 @@ def refine_json(view: RefineView) -> dict[str, Any]:
     body = refine_dict(view.result) if view.result is not None else _running_refine(view)
     candidates = [_candidate_json(row) for row in view.rows]
     return plain({**head, "state": view.state, **body, "candidates": candidates})
-
-
-def refine_trials_json(view: RefineView) -> dict[str, Any]:
-    """The candidate table, shaped as ``trials_json``'s: where each candidate got to."""
-    rows = [[row.trial, row.status, row.lr, row.last_step, row.last_loss] for row in view.rows]
-    return {"columns": REFINE_TRIAL_COLUMNS, "rows": plain(rows)}
 
 
 def _running_refine(view: RefineView) -> dict[str, Any]:

@@ -213,10 +213,29 @@ def study_objective(study: optuna.Study) -> StudyObjective:
 def trials_frame(study: optuna.Study, *, per_epoch: bool = True) -> pd.DataFrame:
     """One row per trial; the columns are described in this module's docstring (without
     the per-epoch ones unless ``per_epoch``)."""
+    return typed_frame(trial_records(study, per_epoch=per_epoch))
+
+
+class TrialRecords(NamedTuple):
+    """``trials_frame``'s columns and rows before pandas types them: one dict per trial,
+    in trial-number order, of the values its trial holds (a trial lacks the columns of
+    the options its families do not have)."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+
+def trial_records(study: optuna.Study, *, per_epoch: bool = True) -> TrialRecords:
+    """``trials_frame``'s rows as plain values (see ``TrialRecords``)."""
     trials = study.get_trials(deepcopy=False)
     epochs = _epoch_count(study, trials) if per_epoch else 0
     rows = [_row(trial, epochs) for trial in trials]
-    frame = pd.DataFrame(rows, columns=_columns(rows, epochs))
+    return TrialRecords(_columns(rows, epochs), rows)
+
+
+def typed_frame(records: TrialRecords) -> pd.DataFrame:
+    """``records`` as ``trials_frame`` types them."""
+    frame = pd.DataFrame(records.rows, columns=records.columns)
     return frame.astype({**_TYPES, **_flag_types(frame)})
 
 
@@ -470,8 +489,12 @@ class StudyReport:
         return study_objective(self.study)
 
     @cached_property
+    def records(self) -> TrialRecords:
+        return trial_records(self.study, per_epoch=self.per_epoch)
+
+    @cached_property
     def frame(self) -> pd.DataFrame:
-        return trials_frame(self.study, per_epoch=self.per_epoch)
+        return typed_frame(self.records)
 
     @cached_property
     def history(self) -> History:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import time
 from datetime import timedelta
@@ -11,6 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import optuna
+import pandas as pd
 import pytest
 import sqlalchemy
 from starlette.responses import JSONResponse
@@ -25,10 +27,11 @@ from lrtune.dashboard._data import (
     study_version,
 )
 from lrtune.dashboard._figures import refine_figure, study_figure
-from lrtune.dashboard._json import _study_summary, trials_json
+from lrtune.dashboard._json import _study_summary, table_json, trial_table
 from lrtune.dashboard._refine import RefineView
+from lrtune.dashboard._table import TableQuery
 from lrtune.refine import RefineResult, result_from_study
-from lrtune.report import PER_EPOCH_ATTRS, StudyReport
+from lrtune.report import PER_EPOCH_ATTRS, StudyReport, trials_frame
 from lrtune.report._refine_text import refine_dict
 from lrtune.report._study_plots import REPORT_FILES, STUDY_FIGURES
 from lrtune.report._text import fmt, interval_text
@@ -116,12 +119,37 @@ def test_a_study_page_reads_no_per_epoch_record_yet_shows_the_same(dashboard_db:
     assert (study_version(full), figures_version(full)) == (view.version, view.figures_version)
     in_full = dataclasses.replace(view, page=StudyReport(full, per_epoch=False))
     served = client.get(f"/api/studies/{study_id}/trials").json()
-    assert served == json.loads(JSONResponse(trials_json(in_full)).body)
+    assert served == json.loads(
+        JSONResponse(table_json(trial_table(in_full).page(TableQuery()))).body
+    )
     summary = client.get(f"/api/studies/{study_id}").json()
     assert {k: v for k, v in summary.items() if k not in ("figure_versions", "drawing")} == (
         json.loads(JSONResponse(_study_summary(in_full)).body)
     )
     data.close()
+
+
+def test_the_trial_table_holds_the_trials_frame_s_values(
+    client: TestClient, dashboard_db: str
+) -> None:
+    """The table is made from the trials' records, not from the typed ``trials_frame``
+    (a cold page of a big study cannot wait for pandas): its cells are the frame's."""
+    table = client.get(f"/api/studies/{study_ids(client)['mlp']}/trials").json()
+    frame = trials_frame(optuna.load_study(study_name="mlp", storage=dashboard_db))
+    assert table["columns"] == [c for c in frame.columns if not c.startswith(("val_", "lr_"))]
+    for i, column in enumerate(table["columns"]):
+        expected = [_as_json(value) for value in frame[column].tolist()]
+        assert [row[i] for row in table["rows"]] == expected, column
+
+
+def _as_json(value: object) -> object:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def wait_for_importances(client: TestClient, study_id: int, wait_s: float = 60.0) -> None:

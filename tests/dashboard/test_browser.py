@@ -311,30 +311,46 @@ def column_keys(page: Page, name: str) -> list[float | None]:
 
 
 def click_header(page: Page, name: str) -> str | None:
+    """Click column ``name``'s header; once the page sorted by it (the server sends the
+    sorted page), its ``aria-sort``."""
     header = page.locator("#trials thead th").filter(has_text=re.compile(f"^{re.escape(name)}$"))
+    before = header.get_attribute("aria-sort")
     header.click()
+    page.wait_for_function(
+        """([name, before]) => [...document.querySelectorAll("#trials thead th[aria-sort]")]
+          .some((th) => th.textContent === name && th.getAttribute("aria-sort") !== before)""",
+        arg=[name, before],
+    )
     return header.get_attribute("aria-sort")
 
 
-def shown_rows(page: Page) -> list[tuple[bool, str, str]]:
-    """Each trial row: whether it is shown, its text (lower case), its state cell."""
-    return [
-        tuple(row)
-        for row in page.eval_on_selector_all(
-            "#trials tbody tr",
-            "rows => rows.map((r) => "
-            "[!r.hidden, r.textContent.toLowerCase(), r.cells[1].textContent])",
-        )
-    ]
+def row_texts(page: Page) -> list[str]:
+    """Each row of the trial table's page, its text in lower case."""
+    return page.eval_on_selector_all(
+        "#trials tbody tr", "rows => rows.map((r) => r.textContent.toLowerCase())"
+    )
 
 
-def test_trial_table_sorts_and_filters(context: BrowserContext, base_url: str) -> None:
+def pager_says(page: Page, text: str) -> None:
+    """Until the pager's line reads ``text`` (a page comes from the server)."""
+    page.wait_for_function(
+        "(text) => document.getElementById('trial-count').textContent === text", arg=text
+    )
+
+
+def test_trial_table_sorts_filters_and_pages_on_the_server(
+    context: BrowserContext, base_url: str
+) -> None:
     study_id = study_ids(base_url)["mlp"]
-    counts = get_json(f"{base_url}/api/studies/{study_id}")["counts"]
+    every = get_json(f"{base_url}/api/studies/{study_id}/trials")
+    optimizer = every["columns"].index("optimizer")
+    sgd = [row for row in every["rows"] if row[optimizer] == "sgd"]
+    complete = [row for row in every["rows"] if row[1] == "COMPLETE"]
     page = context.new_page()
     page.goto(f"{base_url}/studies/{study_id}")
     wait_study_page(page)
-    assert page.text_content("#trial-count") == "6 of 6 trials shown"
+    assert page.text_content("#trial-count") == "Trials 1-6 of 6"
+    assert page.is_disabled("#page-next") and page.is_disabled("#page-prev")
 
     assert click_header(page, "value") == "ascending"
     values = column_keys(page, "value")
@@ -354,25 +370,36 @@ def test_trial_table_sorts_and_filters(context: BrowserContext, base_url: str) -
     momentum = column_keys(page, "opt.momentum")
     assert momentum == sorted(numbers, reverse=True) + [None] * (len(momentum) - len(numbers))
 
-    page.fill("#trial-filter", "sgd")
-    rows = shown_rows(page)
-    shown = [text for visible, text, _ in rows if visible]
-    assert 0 < len(shown) < 6
-    assert all("sgd" in text for text in shown)
-    assert not any("sgd" in text for visible, text, _ in rows if not visible)
-    assert page.text_content("#trial-count") == f"{len(shown)} of 6 trials shown"
+    # Two rows a page (an option the page does not offer, added here): the pages go
+    # through the sorted trials in turn.
+    page.eval_on_selector("#page-size", "s => s.append(new Option('2', '2'))")
+    page.select_option("#page-size", "2")
+    pager_says(page, "Trials 1-2 of 6")
+    shown = column_keys(page, "opt.momentum")
+    for text in ("Trials 3-4 of 6", "Trials 5-6 of 6"):
+        page.click("#page-next")
+        pager_says(page, text)
+        shown += column_keys(page, "opt.momentum")
+    assert shown == momentum and page.is_disabled("#page-next")
+    page.click("#page-first")
+    pager_says(page, "Trials 1-2 of 6")
+    page.select_option("#page-size", "50")
 
+    page.fill("#trial-filter", "SGD")
+    pager_says(page, f"Trials 1-{len(sgd)} of {len(sgd)} matching (6 in all)")
+    assert 0 < len(sgd) < 6
+    assert len(row_texts(page)) == len(sgd) and all("sgd" in text for text in row_texts(page))
     page.fill("#trial-filter", "")
-    assert page.text_content("#trial-count") == "6 of 6 trials shown"
+    pager_says(page, "Trials 1-6 of 6")
+
     options = page.eval_on_selector_all("#state-filter option", "os => os.map((o) => o.value)")
     assert options == ["", "COMPLETE", "PRUNED"]
     page.select_option("#state-filter", "COMPLETE")
-    rows = shown_rows(page)
-    assert (
-        sorted(state for visible, _, state in rows if visible) == ["COMPLETE"] * counts["COMPLETE"]
+    pager_says(page, f"Trials 1-{len(complete)} of {len(complete)} matching (6 in all)")
+    states = page.eval_on_selector_all(
+        "#trials tbody tr", "rows => rows.map((r) => r.cells[1].textContent)"
     )
-    assert all(state != "COMPLETE" for visible, _, state in rows if not visible)
-    assert page.text_content("#trial-count") == f"{counts['COMPLETE']} of 6 trials shown"
+    assert states == ["COMPLETE"] * len(complete)
 
 
 # --- names are text ---------------------------------------------------------------------
@@ -451,7 +478,7 @@ def test_a_running_study_page_updates_itself(
 
     assert page.evaluate("window.__marker") == 1, "the page was reloaded"
     assert page.locator("#trials tbody tr").count() == 4
-    assert page.text_content("#trial-count") == "4 of 4 trials shown"
+    assert page.text_content("#trial-count") == "Trials 1-4 of 4"
     drawn = page.get_attribute("body", "data-figures-version")
     api = get_json(f"{base}/api/studies/{study_ids(base)['live']}")
     assert drawn == api["figures_version"]

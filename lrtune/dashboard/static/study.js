@@ -11,7 +11,6 @@ const studyId = body.dataset.studyId;
 const refreshMs = 1000 * Number(body.dataset.refreshS);
 const drawingMs = 1000;
 let version = null;
-let trialColumns = [];
 
 function el(tag, text) {
   const node = document.createElement(tag);
@@ -98,12 +97,56 @@ function showSettings(settings) {
   }
 }
 
+// The trial table comes a page at a time: the server filters, sorts and slices it (a
+// big study has thousands of trials), and the page asks again when the query changes.
+const trialQuery = {
+  offset: 0, limit: Number(document.getElementById("page-size").value),
+  sort: null, order: "asc", state: "", q: "",
+};
+let trialsAsked = 0; // the latest request's number: an older answer is dropped
+let filterTimer = null;
+
+function trialsPath() {
+  const q = trialQuery;
+  const params = new URLSearchParams({ offset: q.offset, limit: q.limit, order: q.order });
+  if (q.sort !== null) params.set("sort", q.sort);
+  if (q.state) params.set("state", q.state);
+  if (q.q.trim()) params.set("q", q.q.trim());
+  return `/api/studies/${studyId}/trials?${params}`;
+}
+
+async function loadTrials() {
+  const asked = ++trialsAsked;
+  const table = await getJson(trialsPath());
+  if (asked !== trialsAsked) return;
+  if (table.rows.length === 0 && table.offset > 0 && table.matched > 0) {
+    // Fewer trials match than before: show the last page there is.
+    trialQuery.offset = Math.floor((table.matched - 1) / trialQuery.limit) * trialQuery.limit;
+    return loadTrials();
+  }
+  showTrials(table);
+}
+
+function askTrials(change) {
+  Object.assign(trialQuery, change);
+  loadTrials().catch((error) => {
+    document.getElementById("trial-count").textContent = `Could not load the trials: ${error.message}`;
+  });
+}
+
 function showTrials(table) {
-  trialColumns = table.columns;
   const head = document.querySelector("#trials thead");
   const row = el("tr");
-  for (const name of table.columns) row.append(el("th", name));
+  for (const name of table.columns) {
+    const th = el("th", name);
+    th.tabIndex = 0;
+    if (name === table.sort) th.setAttribute("aria-sort", table.order === "desc" ? "descending" : "ascending");
+    th.addEventListener("click", () => sortBy(name));
+    th.addEventListener("keydown", (event) => { if (event.key === "Enter") sortBy(name); });
+    row.append(th);
+  }
   head.replaceChildren(row);
+  const state = table.columns.indexOf("state");
   const rows = table.rows.map((values) => {
     const tr = el("tr");
     values.forEach((value, i) => {
@@ -111,42 +154,54 @@ function showTrials(table) {
       if (typeof value === "number") td.dataset.value = value;
       tr.append(td);
     });
-    tr.dataset.state = values[1];
+    tr.dataset.state = values[state];
     return tr;
   });
-  const tbody = document.querySelector("#trials tbody");
-  tbody.replaceChildren(...rows);
-  const trials = document.getElementById("trials");
-  makeSortable(trials);
-  if (trials.dataset.sortColumn !== undefined) {
-    sortTable(trials, Number(trials.dataset.sortColumn), trials.dataset.sortDescending === "true");
-  }
-  showStates(table.rows.map((values) => values[1]));
-  applyFilter();
+  document.querySelector("#trials tbody").replaceChildren(...rows);
+  showStates(table.states);
+  showPager(table);
+}
+
+function sortBy(name) {
+  const again = trialQuery.sort === name;
+  askTrials({ sort: name, order: again && trialQuery.order === "asc" ? "desc" : "asc", offset: 0 });
 }
 
 function showStates(states) {
   const select = document.getElementById("state-filter");
-  const chosen = select.value;
+  const chosen = trialQuery.state;
   const options = [el("option", "all")];
   options[0].value = "";
-  for (const state of [...new Set(states)].sort()) options.push(el("option", state));
+  const shown = chosen && !states.includes(chosen) ? [...states, chosen] : states;
+  for (const state of shown) options.push(el("option", state));
   select.replaceChildren(...options);
-  select.value = [...new Set(states)].includes(chosen) ? chosen : "";
+  select.value = chosen;
 }
 
-function applyFilter() {
-  const words = document.getElementById("trial-filter").value.toLowerCase().split(/\s+/).filter(Boolean);
-  const state = document.getElementById("state-filter").value;
-  const rows = document.querySelectorAll("#trials tbody tr");
-  let shown = 0;
-  for (const row of rows) {
-    const text = row.textContent.toLowerCase();
-    const visible = (!state || row.dataset.state === state) && words.every((w) => text.includes(w));
-    row.hidden = !visible;
-    shown += visible;
+function count(n) {
+  return n.toLocaleString("en-US");
+}
+
+function showPager(table) {
+  const first = table.offset + 1;
+  const last = table.offset + table.rows.length;
+  const filtered = table.matched !== table.total;
+  document.getElementById("trial-count").textContent = table.matched === 0
+    ? `No trial matches (${count(table.total)} in all)`
+    : `Trials ${count(first)}-${count(last)} of ${count(table.matched)}` +
+      (filtered ? ` matching (${count(table.total)} in all)` : "");
+  const lastPage = Math.max(0, Math.floor((table.matched - 1) / trialQuery.limit) * trialQuery.limit);
+  const pages = {
+    "page-first": 0,
+    "page-prev": Math.max(0, table.offset - trialQuery.limit),
+    "page-next": Math.min(lastPage, table.offset + trialQuery.limit),
+    "page-last": lastPage,
+  };
+  for (const [id, offset] of Object.entries(pages)) {
+    const button = document.getElementById(id);
+    button.disabled = offset === table.offset;
+    button.onclick = () => askTrials({ offset });
   }
-  document.getElementById("trial-count").textContent = `${shown} of ${rows.length} trials shown`;
 }
 
 function showFigures(versions) {
@@ -167,11 +222,10 @@ async function refresh() {
     showFigures(study.figure_versions);
     body.dataset.figuresVersion = study.figures_version;
     if (study.version !== version) {
-      const trials = await getJson(`/api/studies/${studyId}/trials`);
+      await loadTrials();
       version = study.version;
       body.dataset.version = version;
       showSummary(study);
-      showTrials(trials);
     }
   } catch (error) {
     document.getElementById("updated").textContent = `Could not refresh: ${error.message}`;
@@ -180,6 +234,14 @@ async function refresh() {
   }
 }
 
-document.getElementById("trial-filter").addEventListener("input", applyFilter);
-document.getElementById("state-filter").addEventListener("change", applyFilter);
+document.getElementById("trial-filter").addEventListener("input", (event) => {
+  clearTimeout(filterTimer);
+  filterTimer = setTimeout(() => askTrials({ q: event.target.value, offset: 0 }), 250);
+});
+document.getElementById("state-filter").addEventListener("change", (event) => {
+  askTrials({ state: event.target.value, offset: 0 });
+});
+document.getElementById("page-size").addEventListener("change", (event) => {
+  askTrials({ limit: Number(event.target.value), offset: 0 });
+});
 refresh();
