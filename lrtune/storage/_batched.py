@@ -10,7 +10,9 @@ persistent storage before writes on state of Trial succeed") and uses it:
 - A trial's parameters and user and system attributes, set while this process runs it,
   are held until its next reported value, its end, an explicit ``flush``, or a read, then
   written together in one transaction.
-- A reported value is one statement that also checks that the trial still runs.
+- A reported value is one statement that also checks that the trial still runs; on
+  PostgreSQL it is its own transaction, as are a heartbeat and the pruner's read
+  (``statements_alone``: no round trips to begin and end a transaction block).
 - The trial's end writes what is held, its values and its state in one transaction.
 - The process knows the record of a trial it claimed and runs (``claiming``), so reading
   it costs nothing; reading every trial takes two statements (``_trial_sql.read_trials``).
@@ -86,6 +88,7 @@ class BatchedStorage(_CachedStorage):
         super().__init__(backend)
         self.backend = backend
         self.engine = backend.engine
+        self._alone = sql.statements_alone(self.engine)
         self._held: dict[int, _Held] = {}
         self._own: dict[int, FrozenTrial] = {}  # trials this process claimed and runs
         self._own_study: dict[int, int] = {}
@@ -97,12 +100,14 @@ class BatchedStorage(_CachedStorage):
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
-        del state["_guard"], state["engine"]  # the backend pickles without its engine
+        # The backend pickles without its engine; these are made again from it.
+        del state["_guard"], state["engine"], state["_alone"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self.engine = self.backend.engine
+        self._alone = sql.statements_alone(self.engine)
         self._guard = threading.RLock()
 
     # --- transactions ---------------------------------------------------------------------
@@ -112,6 +117,19 @@ class BatchedStorage(_CachedStorage):
 
         def attempt() -> T:
             with self.engine.begin() as connection:
+                return work(connection)
+
+        return call_with_retries(attempt, what, self.backend.reconnect_s)
+
+    def _alone_statement(self, work: Callable[[Connection], T], what: str) -> T:
+        """``work``, one statement, as its own transaction (``statements_alone``: no
+        round trips to begin and end a transaction block on PostgreSQL; elsewhere in one),
+        retried while the database is unreachable."""
+        if self._alone is self.engine:
+            return self._transaction(work, what)
+
+        def attempt() -> T:
+            with self._alone.connect() as connection:
                 return work(connection)
 
         return call_with_retries(attempt, what, self.backend.reconnect_s)
@@ -289,7 +307,8 @@ class BatchedStorage(_CachedStorage):
                 self._prefetched[study_id, step] = completed
             return written
 
-        if not self._transaction(work, "set_trial_intermediate_value"):
+        run = self._transaction if held else self._alone_statement  # else one statement
+        if not run(work, "set_trial_intermediate_value"):
             self._lost(trial_id)
         with self._guard:
             frozen.intermediate_values[step] = intermediate_value
@@ -370,7 +389,7 @@ class BatchedStorage(_CachedStorage):
 
     def record_heartbeat(self, trial_id: int) -> None:
         beat = functools.partial(sql.beat, trial_id=trial_id, wait_for_disk=False)
-        self._transaction(beat, "record_heartbeat")
+        self._alone_statement(beat, "record_heartbeat")
 
     # --- reads for pruners and claims ------------------------------------------------------
 
@@ -383,11 +402,8 @@ class BatchedStorage(_CachedStorage):
         if prefetched is not None:
             return prefetched
 
-        def read() -> tuple[int, list[float]]:
-            with self.engine.connect() as connection:
-                return sql.completed_at_step(connection, study_id, step)
-
-        return call_with_retries(read, "reading completed trials", self.backend.reconnect_s)
+        read = functools.partial(sql.completed_at_step, study_id=study_id, step=step)
+        return self._alone_statement(read, "reading completed trials")
 
     def prefetch_completed(self, study_id: int, from_step: int) -> None:
         """Have every report of this process's trials from ``from_step`` on read, in its own
@@ -400,11 +416,8 @@ class BatchedStorage(_CachedStorage):
         """Running trials that never beat and started over ``grace_s`` ago: made by a process
         that is not an lrtune worker, which may have died (``_trial_sql.silent_foreign``)."""
 
-        def read() -> list[int]:
-            with self.engine.connect() as connection:
-                return sql.silent_foreign(connection, study_id, grace_s)
-
-        return call_with_retries(read, "reading silent trials", self.backend.reconnect_s)
+        read = functools.partial(sql.silent_foreign, study_id=study_id, grace_s=grace_s)
+        return self._alone_statement(read, "reading silent trials")
 
     def claim(self, lock_key: int, work: Callable[[Claiming], T]) -> tuple[T, Claiming]:
         """``work`` inside ``claiming``, the whole transaction run again while the database

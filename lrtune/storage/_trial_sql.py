@@ -583,6 +583,18 @@ def _completed_values(rows: Sequence[Any]) -> tuple[int, list[float]]:
     return len(rows), values
 
 
+def statements_alone(engine: Engine) -> Engine:
+    """``engine`` whose connections run each statement outside a transaction block on
+    PostgreSQL: the statement is its own transaction, so a call of one statement (a report,
+    a beat, a read) costs no ``BEGIN`` and ``COMMIT`` or ``ROLLBACK`` round trips (0.16
+    against 0.26 ms a call on the development machine). Under PostgreSQL's ``READ
+    COMMITTED`` each statement sees the data as it starts, in a transaction block or not,
+    so a read of several statements sees what it saw in one. Elsewhere, ``engine``."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def trials_of(
     engine: Engine,
     study_id: int,
@@ -591,9 +603,9 @@ def trials_of(
     id_greater_than: int,
     settled: Collection[int] = (),
 ) -> list[FrozenTrial]:
-    """``read_trials`` on a connection of its own; ``KeyError`` for a missing study, as
-    Optuna's ``RDBStorage`` raises."""
-    with engine.connect() as connection:
+    """``read_trials`` on a connection of its own (its statements alone); ``KeyError`` for
+    a missing study, as Optuna's ``RDBStorage`` raises."""
+    with statements_alone(engine).connect() as connection:
         trials = read_trials(connection, study_id, states, included_ids, id_greater_than, settled)
         if not trials and not study_exists(connection, study_id):
             raise KeyError(f"No study with study_id {study_id} exists.")

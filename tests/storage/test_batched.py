@@ -148,6 +148,44 @@ def objective_without_pruning(trial: optuna.Trial) -> float:
     return -float(EPOCHS)
 
 
+@pytest.mark.postgres
+def test_on_postgresql_reports_beats_and_reads_run_outside_a_transaction_block(
+    postgres_url: str,
+) -> None:
+    """A statement alone is its own transaction: a trial's reports, its beats and the
+    sampler's and pruner's reads send no BEGIN, COMMIT or ROLLBACK (psycopg in autocommit
+    sends none); the claim, the configuration and the end are a trial's only transaction
+    blocks. What the statements alone wrote is there for another connection."""
+    with Database.open(postgres_url, heartbeat=Heartbeat(interval=10, grace=40)) as database:
+        study = new_study(database.studies, "alone")
+        run_trials(study, objective, budget=12, database=database)  # past TPE's start-up
+        engine = database.engine
+        assert engine is not None
+        seen: list[tuple[str, bool]] = []
+        commits: list[int] = []
+
+        def record(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            seen.append((statement, conn.connection.dbapi_connection.autocommit))
+
+        event.listen(engine, "before_cursor_execute", record)
+        event.listen(engine, "commit", lambda *_: commits.append(1))
+        run_trials(study, objective_without_pruning, budget=13, database=database)
+        last = study.trials[-1]
+        storage_of(study).record_heartbeat(trial_id_of(last))
+        reports = [alone for sql, alone in seen if "INTO trial_intermediate_values" in sql]
+        assert len(reports) == EPOCHS and all(reports)
+        reads = [alone for sql, alone in seen if sql.startswith("SELECT trials.trial_id")]
+        assert reads and all(reads)  # the sampler's
+        assert seen[-1][1] and "INTO trial_heartbeats" in seen[-1][0]  # a beat of its own
+        # Each transaction block is a claim (the advisory lock first), the configuration
+        # (the trial locked first) or the end (its state set first).
+        firsts = ("SELECT set_config('idle_in_transaction", "SELECT trials.state", "UPDATE trials")
+        assert len(commits) == sum(" ".join(sql.split()).startswith(firsts) for sql, _ in seen)
+        assert len(commits) >= 3
+        stored = optuna.load_study(study_name="alone", storage=postgres_url).trials[-1]
+        assert stored.state == TrialState.COMPLETE and len(stored.intermediate_values) == EPOCHS
+
+
 def claimed_trial(database: Database, study: optuna.Study) -> optuna.Trial:
     storage = storage_of(study)
     assert isinstance(storage, BatchedStorage)
