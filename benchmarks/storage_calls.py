@@ -5,12 +5,15 @@ only reads (TPE's; ``storage_throughput.py``); this script times, in one run on 
 database, the pieces they are made of, so that the realistic trial's storage time can be
 read against what this machine's server takes at the least:
 
-- ``SELECT 1`` in a transaction (a pooled connection's checkout and the commit), and the
+- ``SELECT 1`` in a transaction (a pooled connection's checkout and the commit), the
   same with SQLAlchemy's ``pool_pre_ping`` (a ping at every checkout, as before; lrtune
-  now pings only a connection idle over ``PING_AFTER_IDLE_S``);
+  now pings only a connection idle over ``PING_AFTER_IDLE_S``), and the same alone, outside
+  a transaction block (``statements_alone``: how lrtune now sends a statement that is a
+  call's only one, on PostgreSQL);
 - one row inserted and committed (the same, plus a write the server flushes to disk);
-- ``set_trial_intermediate_value`` through ``BatchedStorage`` (a report: one statement);
-- the same statement built anew on every call, as it was before issue 14;
+- ``set_trial_intermediate_value`` through ``BatchedStorage`` (a report: one statement,
+  alone on PostgreSQL);
+- the same statement built anew on every call, as it was before issue 14 (in a transaction);
 - ``completed_at_step`` (the median pruner's read, over ``--completed`` completed trials);
 - a report and the pruner's read after it, as two round trips (before) and as one (the
   report reads for the pruner, ``BatchedStorage.prefetch_completed``).
@@ -87,6 +90,12 @@ def measure(url: str, calls: int, completed: int) -> dict[str, float]:
         with engine.begin() as connection:
             connection.execute(text("SELECT 1"))
 
+    alone = trial_sql.statements_alone(engine)
+
+    def select_one_alone(_: int) -> None:
+        with alone.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
     def select_one_pinged(_: int) -> None:
         with pinged.begin() as connection:
             connection.execute(text("SELECT 1"))
@@ -118,6 +127,7 @@ def measure(url: str, calls: int, completed: int) -> dict[str, float]:
     figures = {
         "select 1 in a transaction": per_call_ms(select_one, calls),
         "select 1 in a transaction, pinged at checkout": per_call_ms(select_one_pinged, calls),
+        "select 1 alone (no transaction block)": per_call_ms(select_one_alone, calls),
         "insert one row and commit": per_call_ms(insert_one, calls),
         "report (BatchedStorage)": per_call_ms(report, calls),
         "report, statement built anew": per_call_ms(report_built_anew, calls),
