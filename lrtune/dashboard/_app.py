@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,7 @@ REFRESH_S = 5
 TRIAL_PAGE_SIZES = (25, 50, 100, 500)
 """The rows a study page's trial table may show at once (it asks the API for a page)."""
 TRIAL_PAGE_SIZE = 50
+"""The rows it shows at first."""
 
 REFINE_FIGURE = "refine"
 """The one figure of a refine run's page: ``/studies/{id}/figures/refine.svg``."""
@@ -271,7 +271,7 @@ def api_trials(request: Request) -> Response:
 def _trials_body(view: StudyView | OptunaView | RefineView, query: TableQuery) -> bytes:
     """The page of ``view``'s trial table that ``query`` asks for, as JSON."""
     if isinstance(view, StudyView):  # kept with the study's state: it serves every page
-        table = view.answers.get("table", lambda: _made(trial_table, view))
+        table = view.answers.get("table", lambda: _study_table(view))
     elif isinstance(view, OptunaView):
         table = optuna_trial_table(view)
     else:
@@ -280,9 +280,9 @@ def _trials_body(view: StudyView | OptunaView | RefineView, query: TableQuery) -
         return bytes(JSONResponse(table_json(table.page(query))).body)
 
 
-def _made(make: Callable[[StudyView], Table], view: StudyView) -> Table:
+def _study_table(view: StudyView) -> Table:
     with collector_paused():  # a big study's table: many objects, no garbage
-        return make(view)
+        return trial_table(view)
 
 
 def api_range_tests(request: Request) -> Response:
