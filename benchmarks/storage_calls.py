@@ -8,7 +8,7 @@ read against what this machine's server takes at the least:
 - ``SELECT 1`` in a transaction (a pooled connection's checkout and the commit), the
   same with SQLAlchemy's ``pool_pre_ping`` (a ping at every checkout, as before; lrtune
   now pings only a connection idle over ``PING_AFTER_IDLE_S``), and the same alone, outside
-  a transaction block (``statements_alone``: how lrtune now sends a statement that is a
+  a transaction block (``statement_alone``: how lrtune now sends a statement that is a
   call's only one, on PostgreSQL);
 - one row inserted and committed (the same, plus a write the server flushes to disk);
 - ``set_trial_intermediate_value`` through ``BatchedStorage`` (a report: one statement,
@@ -90,10 +90,8 @@ def measure(url: str, calls: int, completed: int) -> dict[str, float]:
         with engine.begin() as connection:
             connection.execute(text("SELECT 1"))
 
-    alone = trial_sql.statements_alone(engine)
-
     def select_one_alone(_: int) -> None:
-        with alone.connect() as connection:
+        with trial_sql.statement_alone(engine) as connection:
             connection.execute(text("SELECT 1"))
 
     def select_one_pinged(_: int) -> None:

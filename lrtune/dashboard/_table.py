@@ -60,7 +60,7 @@ class TableQuery:
             )
         order = params.get("order", "asc")
         if order not in ORDERS:
-            raise QueryError(f"order must be 'asc' or 'desc', not {order!r}")
+            raise QueryError(f"order must be {' or '.join(map(repr, ORDERS))}, not {order!r}")
         limit = params.get("limit")
         return cls(
             offset=_whole(params.get("offset", "0"), "offset", 0),
@@ -202,7 +202,7 @@ def cell_text(value: Any) -> str:
     """A cell as ``q`` matches it: see the module's docstring."""
     if value is None:
         return ""
-    if isinstance(value, bool | numbers.Integral):
+    if isinstance(value, numbers.Integral):  # flags too
         return str(value)
     if isinstance(value, numbers.Real):
         number = float(value)

@@ -12,7 +12,7 @@ persistent storage before writes on state of Trial succeed") and uses it:
   written together in one transaction.
 - A reported value is one statement that also checks that the trial still runs; on
   PostgreSQL it is its own transaction, as are a heartbeat and the pruner's read
-  (``statements_alone``: no round trips to begin and end a transaction block).
+  (``statement_alone``: no round trips to begin and end a transaction block).
 - The trial's end writes what is held, its values and its state in one transaction.
 - The process knows the record of a trial it claimed and runs (``claiming``), so reading
   it costs nothing; reading every trial takes two statements (``_trial_sql.read_trials``).
@@ -88,7 +88,6 @@ class BatchedStorage(_CachedStorage):
         super().__init__(backend)
         self.backend = backend
         self.engine = backend.engine
-        self._alone = sql.statements_alone(self.engine)
         self._held: dict[int, _Held] = {}
         self._own: dict[int, FrozenTrial] = {}  # trials this process claimed and runs
         self._own_study: dict[int, int] = {}
@@ -100,14 +99,12 @@ class BatchedStorage(_CachedStorage):
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
-        # The backend pickles without its engine; these are made again from it.
-        del state["_guard"], state["engine"], state["_alone"]
+        del state["_guard"], state["engine"]  # the backend pickles without its engine
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self.engine = self.backend.engine
-        self._alone = sql.statements_alone(self.engine)
         self._guard = threading.RLock()
 
     # --- transactions ---------------------------------------------------------------------
@@ -122,14 +119,12 @@ class BatchedStorage(_CachedStorage):
         return call_with_retries(attempt, what, self.backend.reconnect_s)
 
     def _alone_statement(self, work: Callable[[Connection], T], what: str) -> T:
-        """``work``, one statement, as its own transaction (``statements_alone``: no
-        round trips to begin and end a transaction block on PostgreSQL; elsewhere in one),
-        retried while the database is unreachable."""
-        if self._alone is self.engine:
-            return self._transaction(work, what)
+        """``work``, one statement, as its own transaction (``statement_alone``: no round
+        trips to begin and end a transaction block on PostgreSQL), retried while the
+        database is unreachable."""
 
         def attempt() -> T:
-            with self._alone.connect() as connection:
+            with sql.statement_alone(self.engine) as connection:
                 return work(connection)
 
         return call_with_retries(attempt, what, self.backend.reconnect_s)

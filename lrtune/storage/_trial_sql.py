@@ -16,6 +16,7 @@ import datetime
 import json
 from collections import defaultdict
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
@@ -583,16 +584,21 @@ def _completed_values(rows: Sequence[Any]) -> tuple[int, list[float]]:
     return len(rows), values
 
 
-def statements_alone(engine: Engine) -> Engine:
-    """``engine`` whose connections run each statement outside a transaction block on
-    PostgreSQL: the statement is its own transaction, so a call of one statement (a report,
-    a beat, a read) costs no ``BEGIN`` and ``COMMIT`` or ``ROLLBACK`` round trips (0.16
-    against 0.26 ms a call on the development machine). Under PostgreSQL's ``READ
-    COMMITTED`` each statement sees the data as it starts, in a transaction block or not,
-    so a read of several statements sees what it saw in one. Elsewhere, ``engine``."""
+@contextmanager
+def statement_alone(engine: Engine) -> Iterator[Connection]:
+    """A connection of ``engine`` for a call of one statement (a report, a beat, a read),
+    committed as it ends. On PostgreSQL the statement runs outside a transaction block,
+    as its own transaction: no ``BEGIN`` and ``COMMIT`` or ``ROLLBACK`` round trips (0.15
+    against 0.24 ms a call on the development machine, ``benchmarks/storage_calls.py``).
+    Under PostgreSQL's ``READ COMMITTED`` each statement sees the data as it starts, in a
+    transaction block or not, so a read of several statements sees what it saw in one.
+    Elsewhere, one transaction."""
     if engine.dialect.name != "postgresql":
-        return engine
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+        with engine.begin() as connection:
+            yield connection
+        return
+    with engine.connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def trials_of(
@@ -603,9 +609,9 @@ def trials_of(
     id_greater_than: int,
     settled: Collection[int] = (),
 ) -> list[FrozenTrial]:
-    """``read_trials`` on a connection of its own (its statements alone); ``KeyError`` for
+    """``read_trials`` on a connection of its own (``statement_alone``); ``KeyError`` for
     a missing study, as Optuna's ``RDBStorage`` raises."""
-    with statements_alone(engine).connect() as connection:
+    with statement_alone(engine) as connection:
         trials = read_trials(connection, study_id, states, included_ids, id_greater_than, settled)
         if not trials and not study_exists(connection, study_id):
             raise KeyError(f"No study with study_id {study_id} exists.")
